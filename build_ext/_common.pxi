@@ -1,0 +1,218 @@
+# Shared C-level helpers for the indicator kernels, textually included by each
+# kernel family's .pxd (include_path=["build_ext"]). Everything here is
+# `cdef inline ... noexcept nogil` so it can run inside prange.
+#
+# Conventions used by every kernel:
+# * Kernels take raw pointers to one row (n points) and write the whole output
+#   row: NaN up to the first computed index, values after it.
+# * TA-Lib's Python wrapper skips leading NaN (the first index where every input
+#   is a number, "begidx") and runs the C function on the rest; the output is NaN
+#   before begidx + lookback. Kernels do the same, so NaN behaves as in TA-Lib.
+# * "int_*" helpers are ports of TA-Lib's internal routines (TA_INT_SMA,
+#   TA_INT_EMA, ...). They work on a slice that starts at begidx and write their
+#   output *aligned* with the input: out[i] belongs to in[i]; indices before the
+#   routine's lookback are left untouched. The arithmetic is done in the same
+#   order as TA-Lib's C code so that results agree to the last few ulps.
+# * Kernels return 0 on success, 1 when a scratch allocation failed.
+
+from libc.math cimport fabs, sqrt, NAN
+from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy
+
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #define NIJA_HAVE_OPENMP 1
+    #else
+    #define NIJA_HAVE_OPENMP 0
+    #endif
+    """
+    const int NIJA_HAVE_OPENMP
+
+
+cdef inline bint is_zero(double v) noexcept nogil:
+    # TA-Lib's TA_IS_ZERO
+    return -0.00000000000001 < v and v < 0.00000000000001
+
+
+cdef inline bint is_zero_or_neg(double v) noexcept nogil:
+    # TA-Lib's TA_IS_ZERO_OR_NEG
+    return v < 0.00000000000001
+
+
+cdef inline double per_to_k(int period) noexcept nogil:
+    return 2.0 / <double>(period + 1)
+
+
+cdef inline double true_range(double high, double low, double prev_close) noexcept nogil:
+    # Same comparison order as TA-Lib, which decides how NaN propagates.
+    cdef double greatest = high - low
+    cdef double v = fabs(prev_close - high)
+    if v > greatest:
+        greatest = v
+    v = fabs(low - prev_close)
+    if v > greatest:
+        greatest = v
+    return greatest
+
+
+cdef inline void fill_nan(double* out, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(start, stop):
+        out[i] = NAN
+
+
+cdef inline bint isnan_(double v) noexcept nogil:
+    return v != v
+
+
+cdef inline Py_ssize_t first_valid(const double* a, const double* b, const double* c,
+                                   const double* d, Py_ssize_t n) noexcept nogil:
+    """First index where every non-NULL input is a number (TA-Lib's begidx)."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        if isnan_(a[i]):
+            continue
+        if b != NULL and isnan_(b[i]):
+            continue
+        if c != NULL and isnan_(c[i]):
+            continue
+        if d != NULL and isnan_(d[i]):
+            continue
+        return i
+    return n
+
+
+cdef inline void int_sma(const double* x, Py_ssize_t m, int p, double* out) noexcept nogil:
+    """TA_INT_SMA: running sum; out[p-1..m-1]."""
+    cdef double total = 0.0, tmp
+    cdef Py_ssize_t i = 0, trailing = 0
+    if m < p:
+        return
+    if p > 1:
+        while i < p - 1:
+            total += x[i]
+            i += 1
+    while i < m:
+        total += x[i]
+        tmp = total
+        total -= x[trailing]
+        trailing += 1
+        out[i] = tmp / p
+        i += 1
+
+
+cdef inline void int_ema(const double* x, Py_ssize_t m, int p, double k, double* out) noexcept nogil:
+    """TA_INT_EMA, default compatibility: seeded with the SMA of the first p values."""
+    cdef double prev = 0.0
+    cdef Py_ssize_t i
+    if m < p:
+        return
+    for i in range(p):
+        prev += x[i]
+    prev = prev / p
+    out[p - 1] = prev
+    for i in range(p, m):
+        prev = ((x[i] - prev) * k) + prev
+        out[i] = prev
+
+
+cdef inline int ma_lookback(int p, int matype) noexcept nogil:
+    return p - 1
+
+
+cdef inline void int_ma(const double* x, Py_ssize_t m, int p, int matype, double* out) noexcept nogil:
+    """TA_MA restricted to matype 0 (SMA) and 1 (EMA); period 1 copies the input."""
+    cdef Py_ssize_t i
+    if p == 1:
+        for i in range(m):
+            out[i] = x[i]
+    elif matype == 1:
+        int_ema(x, m, p, per_to_k(p), out)
+    else:
+        int_sma(x, m, p, out)
+
+
+cdef inline int int_rsi(const double* x, Py_ssize_t m, int p, double* out) noexcept nogil:
+    """TA_RSI with unstable period 0; out[p..m-1]."""
+    cdef double prev_value, prev_gain = 0.0, prev_loss = 0.0, v, d, s
+    cdef Py_ssize_t today = 0, i
+    if m <= p:
+        return 0
+    prev_value = x[0]
+    today = 1
+    for i in range(p):
+        v = x[today]
+        today += 1
+        d = v - prev_value
+        prev_value = v
+        if d < 0:
+            prev_loss -= d
+        else:
+            prev_gain += d
+    prev_loss /= p
+    prev_gain /= p
+    s = prev_gain + prev_loss
+    out[p] = 100.0 * (prev_gain / s) if not is_zero(s) else 0.0
+    while today < m:
+        v = x[today]
+        d = v - prev_value
+        prev_value = v
+        prev_loss *= (p - 1)
+        prev_gain *= (p - 1)
+        if d < 0:
+            prev_loss -= d
+        else:
+            prev_gain += d
+        prev_loss /= p
+        prev_gain /= p
+        s = prev_gain + prev_loss
+        out[today] = 100.0 * (prev_gain / s) if not is_zero(s) else 0.0
+        today += 1
+    return 0
+
+
+cdef inline void int_fastk(const double* high, const double* low, const double* close,
+                           Py_ssize_t m, int p, double* out) noexcept nogil:
+    """Fast %K of TA_STOCH/TA_STOCHF: out[p-1..m-1]."""
+    cdef Py_ssize_t today = p - 1, trailing = 0, lowest_idx = -1, highest_idx = -1, i
+    cdef double lowest = 0.0, highest = 0.0, diff = 0.0, tmp
+    while today < m:
+        tmp = low[today]
+        if lowest_idx < trailing:
+            lowest_idx = trailing
+            lowest = low[lowest_idx]
+            i = lowest_idx + 1
+            while i <= today:
+                tmp = low[i]
+                if tmp < lowest:
+                    lowest_idx = i
+                    lowest = tmp
+                i += 1
+            diff = (highest - lowest) / 100.0
+        elif tmp <= lowest:
+            lowest_idx = today
+            lowest = tmp
+            diff = (highest - lowest) / 100.0
+        tmp = high[today]
+        if highest_idx < trailing:
+            highest_idx = trailing
+            highest = high[highest_idx]
+            i = highest_idx + 1
+            while i <= today:
+                tmp = high[i]
+                if tmp > highest:
+                    highest_idx = i
+                    highest = tmp
+                i += 1
+            diff = (highest - lowest) / 100.0
+        elif tmp >= highest:
+            highest_idx = today
+            highest = tmp
+            diff = (highest - lowest) / 100.0
+        if diff != 0.0:
+            out[today] = (close[today] - lowest) / diff
+        else:
+            out[today] = 0.0
+        trailing += 1
+        today += 1

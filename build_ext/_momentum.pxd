@@ -1,0 +1,339 @@
+# Momentum / oscillator kernels: rsi, stoch, stochrsi, cci, mfi, obv, roc, mom,
+# willr, aroon. Only `cdef inline` functions (see _common.pxi for conventions);
+# the Python-facing wrappers are in _momentum.pyx.
+
+include "_common.pxi"
+
+
+cdef inline int k_rsi(const double* x, Py_ssize_t n, int p, double* out) noexcept nogil:
+    cdef Py_ssize_t b = first_valid(x, NULL, NULL, NULL, n)
+    fill_nan(out, 0, min(n, b + p))
+    return int_rsi(x + b, n - b, p, out + b)
+
+
+cdef inline int k_stoch(const double* high, const double* low, const double* close, Py_ssize_t n,
+                        int fastk_period, int slowk_period, int slowk_matype,
+                        int slowd_period, int slowd_matype,
+                        double* slowk, double* slowd) noexcept nogil:
+    # TA_STOCH: fast %K, then slow %K = MA(fast %K), slow %D = MA(slow %K).
+    cdef Py_ssize_t b = first_valid(high, low, close, NULL, n)
+    cdef Py_ssize_t m = n - b, i
+    cdef Py_ssize_t lk = fastk_period - 1
+    cdef Py_ssize_t lks = lk + ma_lookback(slowk_period, slowk_matype)
+    cdef Py_ssize_t lb = lks + ma_lookback(slowd_period, slowd_matype)
+    cdef double* fk
+    cdef double* sk
+    cdef double* sd
+    fill_nan(slowk, 0, min(n, b + lb))
+    fill_nan(slowd, 0, min(n, b + lb))
+    if m <= lb:
+        return 0
+    fk = <double*>malloc(3 * m * sizeof(double))
+    if fk == NULL:
+        return 1
+    sk = fk + m
+    sd = sk + m
+    int_fastk(high + b, low + b, close + b, m, fastk_period, fk)
+    int_ma(fk + lk, m - lk, slowk_period, slowk_matype, sk + lk)
+    int_ma(sk + lks, m - lks, slowd_period, slowd_matype, sd + lks)
+    for i in range(lb, m):
+        slowk[b + i] = sk[i]
+        slowd[b + i] = sd[i]
+    free(fk)
+    return 0
+
+
+cdef inline int k_stochrsi(const double* x, Py_ssize_t n, int p, int fastk_period,
+                           int fastd_period, int fastd_matype,
+                           double* fastk, double* fastd) noexcept nogil:
+    # TA_STOCHRSI: TA_STOCHF applied to the RSI series (as high, low and close).
+    cdef Py_ssize_t b = first_valid(x, NULL, NULL, NULL, n)
+    cdef Py_ssize_t m = n - b, i
+    cdef Py_ssize_t lk = p + fastk_period - 1
+    cdef Py_ssize_t lb = lk + ma_lookback(fastd_period, fastd_matype)
+    cdef double* r
+    cdef double* fk
+    cdef double* fd
+    fill_nan(fastk, 0, min(n, b + lb))
+    fill_nan(fastd, 0, min(n, b + lb))
+    if m <= lb:
+        return 0
+    r = <double*>malloc(3 * m * sizeof(double))
+    if r == NULL:
+        return 1
+    fk = r + m
+    fd = fk + m
+    int_rsi(x + b, m, p, r)
+    int_fastk(r + p, r + p, r + p, m - p, fastk_period, fk + p)
+    int_ma(fk + lk, m - lk, fastd_period, fastd_matype, fd + lk)
+    for i in range(lb, m):
+        fastk[b + i] = fk[i]
+        fastd[b + i] = fd[i]
+    free(r)
+    return 0
+
+
+cdef inline int k_cci(const double* high, const double* low, const double* close, Py_ssize_t n,
+                      int p, double* out) noexcept nogil:
+    # TA_CCI: mean deviation recomputed over a circular buffer of typical prices,
+    # summed in buffer order as TA-Lib does.
+    cdef Py_ssize_t b = first_valid(high, low, close, NULL, n)
+    cdef Py_ssize_t m = n - b, i, j, circ = 0
+    cdef double last, avg, dev, d
+    cdef double* buf
+    fill_nan(out, 0, min(n, b + p - 1))
+    if m < p:
+        return 0
+    buf = <double*>malloc(p * sizeof(double))
+    if buf == NULL:
+        return 1
+    high += b
+    low += b
+    close += b
+    out += b
+    for i in range(p - 1):
+        buf[circ] = (high[i] + low[i] + close[i]) / 3
+        circ += 1
+    for i in range(p - 1, m):
+        last = (high[i] + low[i] + close[i]) / 3
+        buf[circ] = last
+        avg = 0.0
+        for j in range(p):
+            avg += buf[j]
+        avg = avg / p
+        dev = 0.0
+        for j in range(p):
+            dev += fabs(buf[j] - avg)
+        d = last - avg
+        if d != 0.0 and dev != 0.0:
+            out[i] = d / (0.015 * (dev / p))
+        else:
+            out[i] = 0.0
+        circ += 1
+        if circ > p - 1:
+            circ = 0
+    free(buf)
+    return 0
+
+
+cdef inline int k_mfi(const double* high, const double* low, const double* close,
+                      const double* volume, Py_ssize_t n, int p, double* out) noexcept nogil:
+    # TA_MFI (unstable period 0). Like TA-Lib, the MFI is 0 when the money flow
+    # over the window adds up to less than 1.
+    cdef Py_ssize_t b = first_valid(high, low, close, volume, n)
+    cdef Py_ssize_t m = n - b, today, i, circ = 0
+    cdef double prev, tp, d, pos_sum = 0.0, neg_sum = 0.0, tot
+    cdef double* pos
+    cdef double* neg
+    fill_nan(out, 0, min(n, b + p))
+    if m <= p:
+        return 0
+    pos = <double*>malloc(2 * p * sizeof(double))
+    if pos == NULL:
+        return 1
+    neg = pos + p
+    high += b
+    low += b
+    close += b
+    volume += b
+    out += b
+    prev = (high[0] + low[0] + close[0]) / 3.0
+    today = 1
+    for i in range(p):
+        tp = (high[today] + low[today] + close[today]) / 3.0
+        d = tp - prev
+        prev = tp
+        tp *= volume[today]
+        today += 1
+        if d < 0:
+            neg[circ] = tp
+            neg_sum += tp
+            pos[circ] = 0.0
+        elif d > 0:
+            pos[circ] = tp
+            pos_sum += tp
+            neg[circ] = 0.0
+        else:
+            pos[circ] = 0.0
+            neg[circ] = 0.0
+        circ += 1
+        if circ > p - 1:
+            circ = 0
+    tot = pos_sum + neg_sum
+    out[p] = 0.0 if tot < 1.0 else 100.0 * (pos_sum / tot)
+    while today < m:
+        pos_sum -= pos[circ]
+        neg_sum -= neg[circ]
+        tp = (high[today] + low[today] + close[today]) / 3.0
+        d = tp - prev
+        prev = tp
+        tp *= volume[today]
+        if d < 0:
+            neg[circ] = tp
+            neg_sum += tp
+            pos[circ] = 0.0
+        elif d > 0:
+            pos[circ] = tp
+            pos_sum += tp
+            neg[circ] = 0.0
+        else:
+            pos[circ] = 0.0
+            neg[circ] = 0.0
+        tot = pos_sum + neg_sum
+        out[today] = 0.0 if tot < 1.0 else 100.0 * (pos_sum / tot)
+        circ += 1
+        if circ > p - 1:
+            circ = 0
+        today += 1
+    free(pos)
+    return 0
+
+
+cdef inline int k_obv(const double* close, const double* volume, Py_ssize_t n,
+                      double* out) noexcept nogil:
+    cdef Py_ssize_t b = first_valid(close, volume, NULL, NULL, n)
+    cdef Py_ssize_t i
+    cdef double prev_obv, prev_real, v
+    fill_nan(out, 0, b)
+    if b >= n:
+        return 0
+    prev_obv = volume[b]
+    prev_real = close[b]
+    for i in range(b, n):
+        v = close[i]
+        if v > prev_real:
+            prev_obv += volume[i]
+        elif v < prev_real:
+            prev_obv -= volume[i]
+        out[i] = prev_obv
+        prev_real = v
+    return 0
+
+
+cdef inline int k_roc(const double* x, Py_ssize_t n, int p, double* out) noexcept nogil:
+    cdef Py_ssize_t b = first_valid(x, NULL, NULL, NULL, n)
+    cdef Py_ssize_t i
+    cdef double t
+    fill_nan(out, 0, min(n, b + p))
+    for i in range(b + p, n):
+        t = x[i - p]
+        out[i] = ((x[i] / t) - 1.0) * 100.0 if t != 0.0 else 0.0
+    return 0
+
+
+cdef inline int k_mom(const double* x, Py_ssize_t n, int p, double* out) noexcept nogil:
+    cdef Py_ssize_t b = first_valid(x, NULL, NULL, NULL, n)
+    cdef Py_ssize_t i
+    fill_nan(out, 0, min(n, b + p))
+    for i in range(b + p, n):
+        out[i] = x[i] - x[i - p]
+    return 0
+
+
+cdef inline int k_willr(const double* high, const double* low, const double* close, Py_ssize_t n,
+                        int p, double* out) noexcept nogil:
+    # TA_WILLR: highest/lowest tracked incrementally, rescanned only when the
+    # extreme leaves the window (same comparisons as TA-Lib, which fixes ties/NaN).
+    cdef Py_ssize_t b = first_valid(high, low, close, NULL, n)
+    cdef Py_ssize_t today, trailing = 0, lowest_idx = -1, highest_idx = -1, i
+    cdef double lowest = 0.0, highest = 0.0, diff = 0.0, tmp
+    fill_nan(out, 0, min(n, b + p - 1))
+    if n - b < p:
+        return 0
+    high += b
+    low += b
+    close += b
+    out += b
+    today = p - 1
+    while today < n - b:
+        tmp = low[today]
+        if lowest_idx < trailing:
+            lowest_idx = trailing
+            lowest = low[lowest_idx]
+            i = lowest_idx + 1
+            while i <= today:
+                tmp = low[i]
+                if tmp < lowest:
+                    lowest_idx = i
+                    lowest = tmp
+                i += 1
+            diff = (highest - lowest) / (-100.0)
+        elif tmp <= lowest:
+            lowest_idx = today
+            lowest = tmp
+            diff = (highest - lowest) / (-100.0)
+        tmp = high[today]
+        if highest_idx < trailing:
+            highest_idx = trailing
+            highest = high[highest_idx]
+            i = highest_idx + 1
+            while i <= today:
+                tmp = high[i]
+                if tmp > highest:
+                    highest_idx = i
+                    highest = tmp
+                i += 1
+            diff = (highest - lowest) / (-100.0)
+        elif tmp >= highest:
+            highest_idx = today
+            highest = tmp
+            diff = (highest - lowest) / (-100.0)
+        if diff != 0.0:
+            out[today] = (highest - close[today]) / diff
+        else:
+            out[today] = 0.0
+        trailing += 1
+        today += 1
+    return 0
+
+
+cdef inline int k_aroon(const double* high, const double* low, Py_ssize_t n, int p,
+                        double* down, double* up) noexcept nogil:
+    # TA_AROON: ties go to the most recent extreme (<= / >=).
+    cdef Py_ssize_t b = first_valid(high, low, NULL, NULL, n)
+    cdef Py_ssize_t m = n - b, today, trailing = 0, lowest_idx = -1, highest_idx = -1, i
+    cdef double lowest = 0.0, highest = 0.0, tmp
+    cdef double factor = 100.0 / <double>p
+    fill_nan(down, 0, min(n, b + p))
+    fill_nan(up, 0, min(n, b + p))
+    if m <= p:
+        return 0
+    high += b
+    low += b
+    down += b
+    up += b
+    today = p
+    while today < m:
+        tmp = low[today]
+        if lowest_idx < trailing:
+            lowest_idx = trailing
+            lowest = low[lowest_idx]
+            i = lowest_idx + 1
+            while i <= today:
+                tmp = low[i]
+                if tmp <= lowest:
+                    lowest_idx = i
+                    lowest = tmp
+                i += 1
+        elif tmp <= lowest:
+            lowest_idx = today
+            lowest = tmp
+        tmp = high[today]
+        if highest_idx < trailing:
+            highest_idx = trailing
+            highest = high[highest_idx]
+            i = highest_idx + 1
+            while i <= today:
+                tmp = high[i]
+                if tmp >= highest:
+                    highest_idx = i
+                    highest = tmp
+                i += 1
+        elif tmp >= highest:
+            highest_idx = today
+            highest = tmp
+        up[today] = factor * (p - (today - highest_idx))
+        down[today] = factor * (p - (today - lowest_idx))
+        trailing += 1
+        today += 1
+    return 0

@@ -1,0 +1,210 @@
+# cython: boundscheck=False, wraparound=False
+"""Momentum oscillators: rsi, stoch, stochrsi, cci, mfi, obv, roc, mom, willr, aroon.
+
+Low-level entry points used by :mod:`nija.core.indicators`; they expect validated
+C-contiguous float64 2-D arrays (one row per market) and do no argument checks.
+Bounds checking and negative indexing are off for the whole module: every index
+is derived from the array shapes read here, and the wrappers validate inputs.
+Rows run in parallel with OpenMP when the module was built with it (serially
+otherwise); the GIL is released for the whole computation.
+"""
+
+import numpy as np
+from cython.parallel cimport prange
+from _momentum cimport *
+
+OPENMP_ENABLED = bool(NIJA_HAVE_OPENMP)
+
+
+def rsi(const double[:, ::1] x, int timeperiod, int num_threads=1):
+    """Relative strength index (TA_RSI)."""
+    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r
+    cdef int err = 0
+    out_a = np.empty((rows, n))
+    cdef double[:, ::1] out = out_a
+    if n == 0:
+        return out_a
+    with nogil:
+        if rows == 1 or num_threads <= 1:
+            for r in range(rows):
+                err += k_rsi(&x[r, 0], n, timeperiod, &out[r, 0])
+        else:
+            for r in prange(rows, num_threads=num_threads, schedule="static"):
+                err += k_rsi(&x[r, 0], n, timeperiod, &out[r, 0])
+    if err:
+        raise MemoryError()
+    return out_a
+
+def stoch(const double[:, ::1] high, const double[:, ::1] low, const double[:, ::1] close, int fastk_period, int slowk_period, int slowk_matype, int slowd_period, int slowd_matype, int num_threads=1):
+    """Slow stochastic (TA_STOCH); returns (slowk, slowd)."""
+    cdef Py_ssize_t rows = high.shape[0], n = high.shape[1], r
+    cdef int err = 0
+    slowk_a = np.empty((rows, n))
+    slowd_a = np.empty((rows, n))
+    cdef double[:, ::1] slowk = slowk_a, slowd = slowd_a
+    if n == 0:
+        return slowk_a, slowd_a
+    with nogil:
+        if rows == 1 or num_threads <= 1:
+            for r in range(rows):
+                err += k_stoch(&high[r, 0], &low[r, 0], &close[r, 0], n, fastk_period, slowk_period, slowk_matype, slowd_period, slowd_matype, &slowk[r, 0], &slowd[r, 0])
+        else:
+            for r in prange(rows, num_threads=num_threads, schedule="static"):
+                err += k_stoch(&high[r, 0], &low[r, 0], &close[r, 0], n, fastk_period, slowk_period, slowk_matype, slowd_period, slowd_matype, &slowk[r, 0], &slowd[r, 0])
+    if err:
+        raise MemoryError()
+    return slowk_a, slowd_a
+
+def stochrsi(const double[:, ::1] x, int timeperiod, int fastk_period, int fastd_period, int fastd_matype, int num_threads=1):
+    """Stochastic RSI (TA_STOCHRSI); returns (fastk, fastd)."""
+    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r
+    cdef int err = 0
+    fastk_a = np.empty((rows, n))
+    fastd_a = np.empty((rows, n))
+    cdef double[:, ::1] fastk = fastk_a, fastd = fastd_a
+    if n == 0:
+        return fastk_a, fastd_a
+    with nogil:
+        if rows == 1 or num_threads <= 1:
+            for r in range(rows):
+                err += k_stochrsi(&x[r, 0], n, timeperiod, fastk_period, fastd_period, fastd_matype, &fastk[r, 0], &fastd[r, 0])
+        else:
+            for r in prange(rows, num_threads=num_threads, schedule="static"):
+                err += k_stochrsi(&x[r, 0], n, timeperiod, fastk_period, fastd_period, fastd_matype, &fastk[r, 0], &fastd[r, 0])
+    if err:
+        raise MemoryError()
+    return fastk_a, fastd_a
+
+def cci(const double[:, ::1] high, const double[:, ::1] low, const double[:, ::1] close, int timeperiod, int num_threads=1):
+    """Commodity channel index (TA_CCI)."""
+    cdef Py_ssize_t rows = high.shape[0], n = high.shape[1], r
+    cdef int err = 0
+    out_a = np.empty((rows, n))
+    cdef double[:, ::1] out = out_a
+    if n == 0:
+        return out_a
+    with nogil:
+        if rows == 1 or num_threads <= 1:
+            for r in range(rows):
+                err += k_cci(&high[r, 0], &low[r, 0], &close[r, 0], n, timeperiod, &out[r, 0])
+        else:
+            for r in prange(rows, num_threads=num_threads, schedule="static"):
+                err += k_cci(&high[r, 0], &low[r, 0], &close[r, 0], n, timeperiod, &out[r, 0])
+    if err:
+        raise MemoryError()
+    return out_a
+
+def mfi(const double[:, ::1] high, const double[:, ::1] low, const double[:, ::1] close, const double[:, ::1] volume, int timeperiod, int num_threads=1):
+    """Money flow index (TA_MFI)."""
+    cdef Py_ssize_t rows = high.shape[0], n = high.shape[1], r
+    cdef int err = 0
+    out_a = np.empty((rows, n))
+    cdef double[:, ::1] out = out_a
+    if n == 0:
+        return out_a
+    with nogil:
+        if rows == 1 or num_threads <= 1:
+            for r in range(rows):
+                err += k_mfi(&high[r, 0], &low[r, 0], &close[r, 0], &volume[r, 0], n, timeperiod, &out[r, 0])
+        else:
+            for r in prange(rows, num_threads=num_threads, schedule="static"):
+                err += k_mfi(&high[r, 0], &low[r, 0], &close[r, 0], &volume[r, 0], n, timeperiod, &out[r, 0])
+    if err:
+        raise MemoryError()
+    return out_a
+
+def obv(const double[:, ::1] close, const double[:, ::1] volume, int num_threads=1):
+    """On-balance volume (TA_OBV)."""
+    cdef Py_ssize_t rows = close.shape[0], n = close.shape[1], r
+    cdef int err = 0
+    out_a = np.empty((rows, n))
+    cdef double[:, ::1] out = out_a
+    if n == 0:
+        return out_a
+    with nogil:
+        if rows == 1 or num_threads <= 1:
+            for r in range(rows):
+                err += k_obv(&close[r, 0], &volume[r, 0], n, &out[r, 0])
+        else:
+            for r in prange(rows, num_threads=num_threads, schedule="static"):
+                err += k_obv(&close[r, 0], &volume[r, 0], n, &out[r, 0])
+    if err:
+        raise MemoryError()
+    return out_a
+
+def roc(const double[:, ::1] x, int timeperiod, int num_threads=1):
+    """Rate of change in percent (TA_ROC)."""
+    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r
+    cdef int err = 0
+    out_a = np.empty((rows, n))
+    cdef double[:, ::1] out = out_a
+    if n == 0:
+        return out_a
+    with nogil:
+        if rows == 1 or num_threads <= 1:
+            for r in range(rows):
+                err += k_roc(&x[r, 0], n, timeperiod, &out[r, 0])
+        else:
+            for r in prange(rows, num_threads=num_threads, schedule="static"):
+                err += k_roc(&x[r, 0], n, timeperiod, &out[r, 0])
+    if err:
+        raise MemoryError()
+    return out_a
+
+def mom(const double[:, ::1] x, int timeperiod, int num_threads=1):
+    """Momentum (TA_MOM)."""
+    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r
+    cdef int err = 0
+    out_a = np.empty((rows, n))
+    cdef double[:, ::1] out = out_a
+    if n == 0:
+        return out_a
+    with nogil:
+        if rows == 1 or num_threads <= 1:
+            for r in range(rows):
+                err += k_mom(&x[r, 0], n, timeperiod, &out[r, 0])
+        else:
+            for r in prange(rows, num_threads=num_threads, schedule="static"):
+                err += k_mom(&x[r, 0], n, timeperiod, &out[r, 0])
+    if err:
+        raise MemoryError()
+    return out_a
+
+def willr(const double[:, ::1] high, const double[:, ::1] low, const double[:, ::1] close, int timeperiod, int num_threads=1):
+    """Williams' %R (TA_WILLR)."""
+    cdef Py_ssize_t rows = high.shape[0], n = high.shape[1], r
+    cdef int err = 0
+    out_a = np.empty((rows, n))
+    cdef double[:, ::1] out = out_a
+    if n == 0:
+        return out_a
+    with nogil:
+        if rows == 1 or num_threads <= 1:
+            for r in range(rows):
+                err += k_willr(&high[r, 0], &low[r, 0], &close[r, 0], n, timeperiod, &out[r, 0])
+        else:
+            for r in prange(rows, num_threads=num_threads, schedule="static"):
+                err += k_willr(&high[r, 0], &low[r, 0], &close[r, 0], n, timeperiod, &out[r, 0])
+    if err:
+        raise MemoryError()
+    return out_a
+
+def aroon(const double[:, ::1] high, const double[:, ::1] low, int timeperiod, int num_threads=1):
+    """Aroon (TA_AROON); returns (aroondown, aroonup)."""
+    cdef Py_ssize_t rows = high.shape[0], n = high.shape[1], r
+    cdef int err = 0
+    down_a = np.empty((rows, n))
+    up_a = np.empty((rows, n))
+    cdef double[:, ::1] down = down_a, up = up_a
+    if n == 0:
+        return down_a, up_a
+    with nogil:
+        if rows == 1 or num_threads <= 1:
+            for r in range(rows):
+                err += k_aroon(&high[r, 0], &low[r, 0], n, timeperiod, &down[r, 0], &up[r, 0])
+        else:
+            for r in prange(rows, num_threads=num_threads, schedule="static"):
+                err += k_aroon(&high[r, 0], &low[r, 0], n, timeperiod, &down[r, 0], &up[r, 0])
+    if err:
+        raise MemoryError()
+    return down_a, up_a

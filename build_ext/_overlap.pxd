@@ -1,0 +1,212 @@
+# Overlap-study kernels (moving averages, Bollinger bands, MACD, rolling VWAP).
+# Only `cdef inline` functions live here (see _common.pxi for conventions); the
+# Python-facing wrappers are in _overlap.pyx.
+
+include "_common.pxi"
+
+
+cdef inline int k_sma(const double* x, Py_ssize_t n, int p, double* out) noexcept nogil:
+    cdef Py_ssize_t b = first_valid(x, NULL, NULL, NULL, n)
+    fill_nan(out, 0, min(n, b + p - 1))
+    int_sma(x + b, n - b, p, out + b)
+    return 0
+
+
+cdef inline int k_ema(const double* x, Py_ssize_t n, int p, double* out) noexcept nogil:
+    cdef Py_ssize_t b = first_valid(x, NULL, NULL, NULL, n)
+    fill_nan(out, 0, min(n, b + p - 1))
+    int_ema(x + b, n - b, p, per_to_k(p), out + b)
+    return 0
+
+
+cdef inline int k_wma(const double* x, Py_ssize_t n, int p, double* out) noexcept nogil:
+    # TA_WMA: the weighted sum is updated in O(1) by subtracting the plain sum.
+    cdef Py_ssize_t b = first_valid(x, NULL, NULL, NULL, n)
+    cdef Py_ssize_t m = n - b, i, trailing = 0
+    cdef double divider = <double>((p * (p + 1)) >> 1)
+    cdef double period_sub = 0.0, period_sum = 0.0, trailing_value = 0.0, v
+    cdef const double* xs = x + b
+    cdef double* o = out + b
+    fill_nan(out, 0, min(n, b + p - 1))
+    if m < p:
+        return 0
+    if p == 1:
+        memcpy(o, xs, m * sizeof(double))
+        return 0
+    for i in range(p - 1):
+        v = xs[i]
+        period_sub += v
+        period_sum += v * (i + 1)
+    for i in range(p - 1, m):
+        v = xs[i]
+        period_sub += v
+        period_sub -= trailing_value
+        period_sum += v * p
+        trailing_value = xs[trailing]
+        trailing += 1
+        o[i] = period_sum / divider
+        period_sum -= period_sub
+    return 0
+
+
+cdef inline int k_dema(const double* x, Py_ssize_t n, int p, double* out) noexcept nogil:
+    cdef Py_ssize_t b = first_valid(x, NULL, NULL, NULL, n)
+    cdef Py_ssize_t m = n - b, lb = 2 * (p - 1), i
+    cdef double k = per_to_k(p)
+    cdef double* e1
+    cdef double* e2
+    fill_nan(out, 0, min(n, b + lb))
+    if m <= lb:
+        return 0
+    e1 = <double*>malloc(2 * m * sizeof(double))
+    if e1 == NULL:
+        return 1
+    e2 = e1 + m
+    int_ema(x + b, m, p, k, e1)
+    int_ema(e1 + (p - 1), m - (p - 1), p, k, e2 + (p - 1))
+    for i in range(lb, m):
+        out[b + i] = (2.0 * e1[i]) - e2[i]
+    free(e1)
+    return 0
+
+
+cdef inline int k_tema(const double* x, Py_ssize_t n, int p, double* out) noexcept nogil:
+    cdef Py_ssize_t b = first_valid(x, NULL, NULL, NULL, n)
+    cdef Py_ssize_t m = n - b, lb = 3 * (p - 1), i
+    cdef double k = per_to_k(p)
+    cdef double* e1
+    cdef double* e2
+    cdef double* e3
+    fill_nan(out, 0, min(n, b + lb))
+    if m <= lb:
+        return 0
+    e1 = <double*>malloc(3 * m * sizeof(double))
+    if e1 == NULL:
+        return 1
+    e2 = e1 + m
+    e3 = e2 + m
+    int_ema(x + b, m, p, k, e1)
+    int_ema(e1 + (p - 1), m - (p - 1), p, k, e2 + (p - 1))
+    int_ema(e2 + 2 * (p - 1), m - 2 * (p - 1), p, k, e3 + 2 * (p - 1))
+    for i in range(lb, m):
+        out[b + i] = e3[i] + ((3.0 * e1[i]) - (3.0 * e2[i]))
+    free(e1)
+    return 0
+
+
+cdef inline int k_bbands(const double* x, Py_ssize_t n, int p, double nbdevup, double nbdevdn,
+                         int matype, double* upper, double* middle, double* lower) noexcept nogil:
+    # TA_BBANDS: middle = MA; stddev from running sums of x and x*x around the MA
+    # (TA_INT_stddev_using_precalc_ma), clamped to 0 when the variance is below 1e-14.
+    cdef Py_ssize_t b = first_valid(x, NULL, NULL, NULL, n)
+    cdef Py_ssize_t m = n - b, lb = p - 1, i
+    cdef const double* xs = x + b
+    cdef double total2 = 0.0, mean2, v, sd, mid
+    fill_nan(upper, 0, min(n, b + lb))
+    fill_nan(middle, 0, min(n, b + lb))
+    fill_nan(lower, 0, min(n, b + lb))
+    if m <= lb:
+        return 0
+    int_ma(xs, m, p, matype, middle + b)
+    for i in range(p - 1):
+        v = xs[i]
+        total2 += v * v
+    for i in range(lb, m):
+        v = xs[i]
+        total2 += v * v
+        mean2 = total2 / p
+        v = xs[i - lb]
+        total2 -= v * v
+        mid = middle[b + i]
+        mean2 -= mid * mid
+        sd = sqrt(mean2) if not is_zero_or_neg(mean2) else 0.0
+        if nbdevup == nbdevdn:
+            if nbdevup == 1.0:
+                upper[b + i] = mid + sd
+                lower[b + i] = mid - sd
+            else:
+                v = sd * nbdevup
+                upper[b + i] = mid + v
+                lower[b + i] = mid - v
+        elif nbdevup == 1.0:
+            upper[b + i] = mid + sd
+            lower[b + i] = mid - (sd * nbdevdn)
+        elif nbdevdn == 1.0:
+            lower[b + i] = mid - sd
+            upper[b + i] = mid + (sd * nbdevup)
+        else:
+            upper[b + i] = mid + (sd * nbdevup)
+            lower[b + i] = mid - (sd * nbdevdn)
+    return 0
+
+
+cdef inline int k_macd(const double* x, Py_ssize_t n, int fast, int slow, int signal,
+                       double* macd, double* sig, double* hist) noexcept nogil:
+    # TA_INT_MACD: the fast EMA is seeded so that its first value lands on the same
+    # bar as the slow EMA's (SMA of the `fast` bars ending at bar slow-1).
+    cdef Py_ssize_t b = first_valid(x, NULL, NULL, NULL, n)
+    cdef Py_ssize_t m = n - b, lb, i
+    cdef double* ef
+    cdef double* es
+    cdef int t
+    if slow < fast:
+        t = slow
+        slow = fast
+        fast = t
+    lb = (slow - 1) + (signal - 1)
+    fill_nan(macd, 0, min(n, b + lb))
+    fill_nan(sig, 0, min(n, b + lb))
+    fill_nan(hist, 0, min(n, b + lb))
+    if m <= lb:
+        return 0
+    ef = <double*>malloc(3 * m * sizeof(double))
+    if ef == NULL:
+        return 1
+    es = ef + m
+    int_ema(x + b + (slow - fast), m - (slow - fast), fast, per_to_k(fast), ef + (slow - fast))
+    int_ema(x + b, m, slow, per_to_k(slow), es)
+    for i in range(slow - 1, m):
+        ef[i] = ef[i] - es[i]
+    # signal line: EMA of the MACD line, written into es (aligned)
+    int_ema(ef + (slow - 1), m - (slow - 1), signal, per_to_k(signal), es + (slow - 1))
+    for i in range(lb, m):
+        macd[b + i] = ef[i]
+        sig[b + i] = es[i]
+        hist[b + i] = ef[i] - es[i]
+    free(ef)
+    return 0
+
+
+cdef inline int k_vwap(const double* high, const double* low, const double* close,
+                       const double* volume, Py_ssize_t n, int p, double* out) noexcept nogil:
+    # Rolling VWAP over the last p bars with the typical price (h+l+c)/3.
+    # Windows whose volumes are all zero have no VWAP: NaN. The count of
+    # non-zero volumes is kept exactly so that running-sum residue cannot fake one.
+    cdef Py_ssize_t b = first_valid(high, low, close, volume, n)
+    cdef Py_ssize_t m = n - b, i, nz = 0
+    cdef double spv = 0.0, sv = 0.0, tp, v
+    fill_nan(out, 0, min(n, b + p - 1))
+    if m < p:
+        return 0
+    high += b
+    low += b
+    close += b
+    volume += b
+    out += b
+    for i in range(m):
+        v = volume[i]
+        tp = (high[i] + low[i] + close[i]) / 3.0
+        spv += tp * v
+        sv += v
+        if v != 0.0:
+            nz += 1
+        if i >= p:
+            v = volume[i - p]
+            tp = (high[i - p] + low[i - p] + close[i - p]) / 3.0
+            spv -= tp * v
+            sv -= v
+            if v != 0.0:
+                nz -= 1
+        if i >= p - 1:
+            out[i] = spv / sv if nz > 0 else NAN
+    return 0

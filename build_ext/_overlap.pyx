@@ -1,0 +1,189 @@
+# cython: boundscheck=False, wraparound=False
+"""Overlap studies: sma, ema, wma, dema, tema, bbands, macd and a rolling vwap.
+
+Low-level entry points used by :mod:`nija.core.indicators`; they expect validated
+C-contiguous float64 2-D arrays (one row per market) and do no argument checks.
+Bounds checking and negative indexing are off for the whole module: every index
+is derived from the array shapes read here, and the wrappers validate inputs.
+Rows run in parallel with OpenMP when the module was built with it (serially
+otherwise); the GIL is released for the whole computation.
+"""
+
+import numpy as np
+from cython.parallel cimport prange
+from _overlap cimport *
+
+OPENMP_ENABLED = bool(NIJA_HAVE_OPENMP)
+
+
+def sma(const double[:, ::1] x, int timeperiod, int num_threads=1):
+    """Simple moving average of each row (TA_SMA)."""
+    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r
+    cdef int err = 0
+    out = np.empty((rows, n))
+    cdef double[:, ::1] o = out
+    if n == 0:
+        return out
+    with nogil:
+        if rows == 1 or num_threads <= 1:
+            for r in range(rows):
+                err += k_sma(&x[r, 0], n, timeperiod, &o[r, 0])
+        else:
+            for r in prange(rows, num_threads=num_threads, schedule="static"):
+                err += k_sma(&x[r, 0], n, timeperiod, &o[r, 0])
+    if err:
+        raise MemoryError()
+    return out
+
+
+def ema(const double[:, ::1] x, int timeperiod, int num_threads=1):
+    """Exponential moving average seeded with the SMA of the first period (TA_EMA)."""
+    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r
+    cdef int err = 0
+    out = np.empty((rows, n))
+    cdef double[:, ::1] o = out
+    if n == 0:
+        return out
+    with nogil:
+        if rows == 1 or num_threads <= 1:
+            for r in range(rows):
+                err += k_ema(&x[r, 0], n, timeperiod, &o[r, 0])
+        else:
+            for r in prange(rows, num_threads=num_threads, schedule="static"):
+                err += k_ema(&x[r, 0], n, timeperiod, &o[r, 0])
+    if err:
+        raise MemoryError()
+    return out
+
+
+def wma(const double[:, ::1] x, int timeperiod, int num_threads=1):
+    """Linearly weighted moving average (TA_WMA)."""
+    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r
+    cdef int err = 0
+    out = np.empty((rows, n))
+    cdef double[:, ::1] o = out
+    if n == 0:
+        return out
+    with nogil:
+        if rows == 1 or num_threads <= 1:
+            for r in range(rows):
+                err += k_wma(&x[r, 0], n, timeperiod, &o[r, 0])
+        else:
+            for r in prange(rows, num_threads=num_threads, schedule="static"):
+                err += k_wma(&x[r, 0], n, timeperiod, &o[r, 0])
+    if err:
+        raise MemoryError()
+    return out
+
+
+def dema(const double[:, ::1] x, int timeperiod, int num_threads=1):
+    """Double exponential moving average (TA_DEMA)."""
+    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r
+    cdef int err = 0
+    out = np.empty((rows, n))
+    cdef double[:, ::1] o = out
+    if n == 0:
+        return out
+    with nogil:
+        if rows == 1 or num_threads <= 1:
+            for r in range(rows):
+                err += k_dema(&x[r, 0], n, timeperiod, &o[r, 0])
+        else:
+            for r in prange(rows, num_threads=num_threads, schedule="static"):
+                err += k_dema(&x[r, 0], n, timeperiod, &o[r, 0])
+    if err:
+        raise MemoryError()
+    return out
+
+
+def tema(const double[:, ::1] x, int timeperiod, int num_threads=1):
+    """Triple exponential moving average (TA_TEMA)."""
+    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r
+    cdef int err = 0
+    out = np.empty((rows, n))
+    cdef double[:, ::1] o = out
+    if n == 0:
+        return out
+    with nogil:
+        if rows == 1 or num_threads <= 1:
+            for r in range(rows):
+                err += k_tema(&x[r, 0], n, timeperiod, &o[r, 0])
+        else:
+            for r in prange(rows, num_threads=num_threads, schedule="static"):
+                err += k_tema(&x[r, 0], n, timeperiod, &o[r, 0])
+    if err:
+        raise MemoryError()
+    return out
+
+
+def bbands(const double[:, ::1] x, int timeperiod, double nbdevup, double nbdevdn,
+           int matype, int num_threads=1):
+    """Bollinger bands (TA_BBANDS); returns (upper, middle, lower)."""
+    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r
+    cdef int err = 0
+    up = np.empty((rows, n))
+    mid = np.empty((rows, n))
+    lo = np.empty((rows, n))
+    cdef double[:, ::1] u = up, md = mid, l = lo
+    if n == 0:
+        return up, mid, lo
+    with nogil:
+        if rows == 1 or num_threads <= 1:
+            for r in range(rows):
+                err += k_bbands(&x[r, 0], n, timeperiod, nbdevup, nbdevdn, matype,
+                                &u[r, 0], &md[r, 0], &l[r, 0])
+        else:
+            for r in prange(rows, num_threads=num_threads, schedule="static"):
+                err += k_bbands(&x[r, 0], n, timeperiod, nbdevup, nbdevdn, matype,
+                                &u[r, 0], &md[r, 0], &l[r, 0])
+    if err:
+        raise MemoryError()
+    return up, mid, lo
+
+
+def macd(const double[:, ::1] x, int fastperiod, int slowperiod, int signalperiod,
+         int num_threads=1):
+    """MACD (TA_MACD); returns (macd, signal, hist)."""
+    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r
+    cdef int err = 0
+    a = np.empty((rows, n))
+    s = np.empty((rows, n))
+    h = np.empty((rows, n))
+    cdef double[:, ::1] av = a, sv = s, hv = h
+    if n == 0:
+        return a, s, h
+    with nogil:
+        if rows == 1 or num_threads <= 1:
+            for r in range(rows):
+                err += k_macd(&x[r, 0], n, fastperiod, slowperiod, signalperiod,
+                              &av[r, 0], &sv[r, 0], &hv[r, 0])
+        else:
+            for r in prange(rows, num_threads=num_threads, schedule="static"):
+                err += k_macd(&x[r, 0], n, fastperiod, slowperiod, signalperiod,
+                              &av[r, 0], &sv[r, 0], &hv[r, 0])
+    if err:
+        raise MemoryError()
+    return a, s, h
+
+
+def vwap(const double[:, ::1] high, const double[:, ::1] low, const double[:, ::1] close,
+         const double[:, ::1] volume, int timeperiod, int num_threads=1):
+    """Rolling volume-weighted average of the typical price over `timeperiod` bars."""
+    cdef Py_ssize_t rows = close.shape[0], n = close.shape[1], r
+    cdef int err = 0
+    out = np.empty((rows, n))
+    cdef double[:, ::1] o = out
+    if n == 0:
+        return out
+    with nogil:
+        if rows == 1 or num_threads <= 1:
+            for r in range(rows):
+                err += k_vwap(&high[r, 0], &low[r, 0], &close[r, 0], &volume[r, 0], n,
+                              timeperiod, &o[r, 0])
+        else:
+            for r in prange(rows, num_threads=num_threads, schedule="static"):
+                err += k_vwap(&high[r, 0], &low[r, 0], &close[r, 0], &volume[r, 0], n,
+                              timeperiod, &o[r, 0])
+    if err:
+        raise MemoryError()
+    return out

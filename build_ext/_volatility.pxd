@@ -1,0 +1,165 @@
+# Volatility and directional-movement kernels: trange, atr, natr, adx,
+# plus_di, minus_di. Only `cdef inline` functions (see _common.pxi); the
+# Python-facing wrappers are in _volatility.pyx.
+
+include "_common.pxi"
+
+
+cdef inline int k_trange(const double* high, const double* low, const double* close,
+                         Py_ssize_t n, double* out) noexcept nogil:
+    cdef Py_ssize_t b = first_valid(high, low, close, NULL, n)
+    cdef Py_ssize_t i
+    fill_nan(out, 0, min(n, b + 1))
+    for i in range(b + 1, n):
+        out[i] = true_range(high[i], low[i], close[i - 1])
+    return 0
+
+
+cdef inline int k_atr(const double* high, const double* low, const double* close,
+                      Py_ssize_t n, int p, bint normalized, double* out) noexcept nogil:
+    # TA_ATR / TA_NATR with unstable period 0: the first ATR is the SMA of the
+    # first p true ranges, then Wilder's smoothing.
+    cdef Py_ssize_t b = first_valid(high, low, close, NULL, n)
+    cdef Py_ssize_t m = n - b, i
+    cdef double prev = 0.0, c
+    fill_nan(out, 0, min(n, b + p))
+    if m <= p:
+        return 0
+    high += b
+    low += b
+    close += b
+    out += b
+    if p <= 1:
+        for i in range(1, m):
+            prev = true_range(high[i], low[i], close[i - 1])
+            if normalized:
+                c = close[i]
+                out[i] = (prev / c) * 100.0 if not is_zero(c) else 0.0
+            else:
+                out[i] = prev
+        return 0
+    for i in range(1, p + 1):
+        prev += true_range(high[i], low[i], close[i - 1])
+    prev = prev / p
+    for i in range(p, m):
+        if i > p:
+            prev *= p - 1
+            prev += true_range(high[i], low[i], close[i - 1])
+            prev /= p
+        if normalized:
+            c = close[i]
+            out[i] = (prev / c) * 100.0 if not is_zero(c) else 0.0
+        else:
+            out[i] = prev
+    return 0
+
+
+cdef inline int k_dm(const double* high, const double* low, const double* close,
+                     Py_ssize_t n, int p, int which, double* out) noexcept nogil:
+    # which: 0 = ADX, 1 = +DI, 2 = -DI. Ports of TA_ADX, TA_PLUS_DI and
+    # TA_MINUS_DI (unstable period 0), including the period-1 special case of the
+    # DIs (a raw ratio, not scaled by 100) and TA-Lib's 1e-14 zero tests.
+    cdef Py_ssize_t b = first_valid(high, low, close, NULL, n)
+    cdef Py_ssize_t m = n - b, today, lb, i
+    cdef double prev_high, prev_low, prev_close, dp, dm, tr, t
+    cdef double pdm = 0.0, mdm = 0.0, ptr = 0.0, pdi, mdi, sum_dx = 0.0, adx = 0.0
+    if which == 0:
+        lb = 2 * p - 1
+    else:
+        lb = p if p > 1 else 1
+    fill_nan(out, 0, min(n, b + lb))
+    if m <= lb:
+        return 0
+    high += b
+    low += b
+    close += b
+    out += b
+    prev_high = high[0]
+    prev_low = low[0]
+    prev_close = close[0]
+    if which != 0 and p <= 1:
+        for today in range(1, m):
+            t = high[today]
+            dp = t - prev_high
+            prev_high = t
+            t = low[today]
+            dm = prev_low - t
+            prev_low = t
+            if which == 1 and dp > 0 and dp > dm:
+                tr = true_range(prev_high, prev_low, prev_close)
+                out[today] = 0.0 if is_zero(tr) else dp / tr
+            elif which == 2 and dm > 0 and dm > dp:
+                tr = true_range(prev_high, prev_low, prev_close)
+                out[today] = 0.0 if is_zero(tr) else dm / tr
+            else:
+                out[today] = 0.0
+            prev_close = close[today]
+        return 0
+    # initial sums over p-1 bars
+    for today in range(1, p):
+        t = high[today]
+        dp = t - prev_high
+        prev_high = t
+        t = low[today]
+        dm = prev_low - t
+        prev_low = t
+        if which == 0:
+            if dm > 0 and dp < dm:
+                mdm += dm
+            elif dp > 0 and dp > dm:
+                pdm += dp
+        elif which == 1:
+            if dp > 0 and dp > dm:
+                pdm += dp
+        else:
+            if dm > 0 and dp < dm:
+                mdm += dm
+        ptr += true_range(prev_high, prev_low, prev_close)
+        prev_close = close[today]
+    for today in range(p, m):
+        t = high[today]
+        dp = t - prev_high
+        prev_high = t
+        t = low[today]
+        dm = prev_low - t
+        prev_low = t
+        if which == 0:
+            mdm -= mdm / p
+            pdm -= pdm / p
+            if dm > 0 and dp < dm:
+                mdm += dm
+            elif dp > 0 and dp > dm:
+                pdm += dp
+        elif which == 1:
+            if dp > 0 and dp > dm:
+                pdm = pdm - pdm / p + dp
+            else:
+                pdm = pdm - pdm / p
+        else:
+            if dm > 0 and dp < dm:
+                mdm = mdm - mdm / p + dm
+            else:
+                mdm = mdm - mdm / p
+        tr = true_range(prev_high, prev_low, prev_close)
+        ptr = ptr - ptr / p + tr
+        prev_close = close[today]
+        if which == 1:
+            out[today] = (100.0 * (pdm / ptr)) if not is_zero(ptr) else 0.0
+        elif which == 2:
+            out[today] = (100.0 * (mdm / ptr)) if not is_zero(ptr) else 0.0
+        else:
+            if not is_zero(ptr):
+                mdi = 100.0 * (mdm / ptr)
+                pdi = 100.0 * (pdm / ptr)
+                t = mdi + pdi
+                if not is_zero(t):
+                    t = 100.0 * (fabs(mdi - pdi) / t)
+                    if today <= 2 * p - 1:
+                        sum_dx += t
+                    else:
+                        adx = ((adx * (p - 1) + t) / p)
+            if today == 2 * p - 1:
+                adx = sum_dx / p
+            if today >= 2 * p - 1:
+                out[today] = adx
+    return 0

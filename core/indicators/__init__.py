@@ -1,0 +1,84 @@
+"""Technical indicators computed by native (Cython) kernels.
+
+Batch functions mirror TA-Lib (same algorithms, lookbacks, defaults and lower-case
+parameter names) and accept 1-D series or 2-D arrays of markets x time::
+
+    from nija.core import indicators as ta
+
+    ta.rsi(close, timeperiod=14)
+    macd, signal, hist = ta.macd(close, fastperiod=12, slowperiod=26, signalperiod=9)
+
+Bad input raises :class:`nija.core.errors.IndicatorError`, whose ``field`` names the
+argument. :class:`IndicatorStream` updates a set of indicators one candle at a time
+for many markets.
+"""
+
+from nija.core.errors import IndicatorError
+
+from ._functions import (
+    adx,
+    aroon,
+    atr,
+    bbands,
+    cci,
+    dema,
+    ema,
+    macd,
+    mfi,
+    minus_di,
+    mom,
+    natr,
+    obv,
+    plus_di,
+    roc,
+    rsi,
+    sma,
+    stoch,
+    stochrsi,
+    tema,
+    trange,
+    vwap,
+    willr,
+    wma,
+)
+from ._validate import num_threads as get_num_threads
+from ._validate import set_num_threads
+
+
+def openmp_enabled() -> bool:
+    """Whether the kernels were compiled with OpenMP (else 2-D calls run serially)."""
+    from nija.core import _overlap
+
+    return bool(_overlap.OPENMP_ENABLED)
+
+
+__all__ = [
+    "IndicatorError",
+    "adx",
+    "aroon",
+    "atr",
+    "bbands",
+    "cci",
+    "dema",
+    "ema",
+    "get_num_threads",
+    "macd",
+    "mfi",
+    "minus_di",
+    "mom",
+    "natr",
+    "obv",
+    "openmp_enabled",
+    "plus_di",
+    "roc",
+    "rsi",
+    "set_num_threads",
+    "sma",
+    "stoch",
+    "stochrsi",
+    "tema",
+    "trange",
+    "vwap",
+    "willr",
+    "wma",
+]

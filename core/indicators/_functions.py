@@ -1,0 +1,282 @@
+"""The batch indicator functions.
+
+Each function takes float64-convertible arrays, either 1-D (one market over time) or
+2-D (markets x time, one row per market; every row is computed in one native call
+with the GIL released, in parallel when OpenMP is available). Outputs have the
+input's shape, with NaN exactly where TA-Lib's lookback (and leading NaN in the
+input) puts it. Parameter names and defaults are TA-Lib's, in lower case.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nija.core import _momentum, _overlap, _volatility
+
+from . import _validate as v
+
+Array = np.ndarray
+
+
+def _one(func, arrays, *args):
+    """Run a kernel on validated inputs and give outputs the inputs' dimensionality."""
+    flat = arrays[0].ndim == 1
+    res = func(*(v.as_2d(a) for a in arrays), *args, v.num_threads())
+    if isinstance(res, tuple):
+        return tuple(r[0] if flat else r for r in res)
+    return res[0] if flat else res
+
+
+def sma(real: Array, timeperiod: int = 30) -> Array:
+    """Simple moving average (TA-Lib ``SMA``); lookback ``timeperiod - 1``."""
+    p = v.period("timeperiod", timeperiod, 1)
+    (x,) = v.as_inputs(real=real)
+    v.length("sma", "real", x, p - 1)
+    return _one(_overlap.sma, [x], p)
+
+
+def ema(real: Array, timeperiod: int = 30) -> Array:
+    """Exponential moving average seeded with the SMA of the first ``timeperiod`` values."""
+    p = v.period("timeperiod", timeperiod, 1)
+    (x,) = v.as_inputs(real=real)
+    v.length("ema", "real", x, p - 1)
+    return _one(_overlap.ema, [x], p)
+
+
+def wma(real: Array, timeperiod: int = 30) -> Array:
+    """Linearly weighted moving average (TA-Lib ``WMA``)."""
+    p = v.period("timeperiod", timeperiod, 1)
+    (x,) = v.as_inputs(real=real)
+    v.length("wma", "real", x, p - 1)
+    return _one(_overlap.wma, [x], p)
+
+
+def dema(real: Array, timeperiod: int = 30) -> Array:
+    """Double EMA, ``2*EMA - EMA(EMA)``; lookback ``2*(timeperiod-1)``."""
+    p = v.period("timeperiod", timeperiod, 1)
+    (x,) = v.as_inputs(real=real)
+    v.length("dema", "real", x, 2 * (p - 1))
+    return _one(_overlap.dema, [x], p)
+
+
+def tema(real: Array, timeperiod: int = 30) -> Array:
+    """Triple EMA, ``3*EMA - 3*EMA(EMA) + EMA(EMA(EMA))``; lookback ``3*(timeperiod-1)``."""
+    p = v.period("timeperiod", timeperiod, 1)
+    (x,) = v.as_inputs(real=real)
+    v.length("tema", "real", x, 3 * (p - 1))
+    return _one(_overlap.tema, [x], p)
+
+
+def bbands(
+    real: Array,
+    timeperiod: int = 5,
+    nbdevup: float = 2.0,
+    nbdevdn: float = 2.0,
+    matype: int = 0,
+) -> tuple[Array, Array, Array]:
+    """Bollinger bands around an SMA (``matype=0``) or EMA (``matype=1``).
+
+    Returns
+    -------
+    (upperband, middleband, lowerband)
+    """
+    p = v.period("timeperiod", timeperiod, 2)
+    up = v.real("nbdevup", nbdevup)
+    dn = v.real("nbdevdn", nbdevdn)
+    mt = v.matype("matype", matype)
+    (x,) = v.as_inputs(real=real)
+    v.length("bbands", "real", x, p - 1)
+    return _one(_overlap.bbands, [x], p, up, dn, mt)
+
+
+def macd(
+    real: Array, fastperiod: int = 12, slowperiod: int = 26, signalperiod: int = 9
+) -> tuple[Array, Array, Array]:
+    """MACD with TA-Lib's seeding (the fast EMA starts on the slow EMA's first bar).
+
+    As in TA-Lib, the periods are swapped when ``slowperiod < fastperiod``.
+
+    Returns
+    -------
+    (macd, macdsignal, macdhist)
+    """
+    f = v.period("fastperiod", fastperiod, 2)
+    s = v.period("slowperiod", slowperiod, 2)
+    g = v.period("signalperiod", signalperiod, 1)
+    (x,) = v.as_inputs(real=real)
+    v.length("macd", "real", x, max(f, s) - 1 + g - 1)
+    return _one(_overlap.macd, [x], f, s, g)
+
+
+def vwap(high: Array, low: Array, close: Array, volume: Array, timeperiod: int = 14) -> Array:
+    """Rolling volume-weighted average of the typical price ``(h+l+c)/3`` over ``timeperiod`` bars.
+
+    Not in TA-Lib. A window whose volumes are all zero has no VWAP (NaN).
+    """
+    p = v.period("timeperiod", timeperiod, 1)
+    arrays = v.as_inputs(high=high, low=low, close=close, volume=volume)
+    v.length("vwap", "high", arrays[0], p - 1)
+    return _one(_overlap.vwap, arrays, p)
+
+
+def rsi(real: Array, timeperiod: int = 14) -> Array:
+    """Wilder's relative strength index; lookback ``timeperiod``."""
+    p = v.period("timeperiod", timeperiod, 2)
+    (x,) = v.as_inputs(real=real)
+    v.length("rsi", "real", x, p)
+    return _one(_momentum.rsi, [x], p)
+
+
+def stoch(
+    high: Array,
+    low: Array,
+    close: Array,
+    fastk_period: int = 5,
+    slowk_period: int = 3,
+    slowk_matype: int = 0,
+    slowd_period: int = 3,
+    slowd_matype: int = 0,
+) -> tuple[Array, Array]:
+    """Slow stochastic oscillator.
+
+    Returns
+    -------
+    (slowk, slowd)
+    """
+    fk = v.period("fastk_period", fastk_period, 1)
+    sk = v.period("slowk_period", slowk_period, 1)
+    skt = v.matype("slowk_matype", slowk_matype)
+    sd = v.period("slowd_period", slowd_period, 1)
+    sdt = v.matype("slowd_matype", slowd_matype)
+    arrays = v.as_inputs(high=high, low=low, close=close)
+    v.length("stoch", "high", arrays[0], (fk - 1) + (sk - 1) + (sd - 1))
+    return _one(_momentum.stoch, arrays, fk, sk, skt, sd, sdt)
+
+
+def stochrsi(
+    real: Array,
+    timeperiod: int = 14,
+    fastk_period: int = 5,
+    fastd_period: int = 3,
+    fastd_matype: int = 0,
+) -> tuple[Array, Array]:
+    """Fast stochastic of the RSI.
+
+    Returns
+    -------
+    (fastk, fastd)
+    """
+    p = v.period("timeperiod", timeperiod, 2)
+    fk = v.period("fastk_period", fastk_period, 1)
+    fd = v.period("fastd_period", fastd_period, 1)
+    fdt = v.matype("fastd_matype", fastd_matype)
+    (x,) = v.as_inputs(real=real)
+    v.length("stochrsi", "real", x, p + (fk - 1) + (fd - 1))
+    return _one(_momentum.stochrsi, [x], p, fk, fd, fdt)
+
+
+def cci(high: Array, low: Array, close: Array, timeperiod: int = 14) -> Array:
+    """Commodity channel index; lookback ``timeperiod - 1``."""
+    p = v.period("timeperiod", timeperiod, 2)
+    arrays = v.as_inputs(high=high, low=low, close=close)
+    v.length("cci", "high", arrays[0], p - 1)
+    return _one(_momentum.cci, arrays, p)
+
+
+def mfi(high: Array, low: Array, close: Array, volume: Array, timeperiod: int = 14) -> Array:
+    """Money flow index; like TA-Lib, 0 when the window's money flow adds up to less than 1."""
+    p = v.period("timeperiod", timeperiod, 2)
+    arrays = v.as_inputs(high=high, low=low, close=close, volume=volume)
+    v.length("mfi", "high", arrays[0], p)
+    return _one(_momentum.mfi, arrays, p)
+
+
+def obv(real: Array, volume: Array) -> Array:
+    """On-balance volume (TA-Lib ``OBV``); starts at the first bar's volume."""
+    arrays = v.as_inputs(real=real, volume=volume)
+    v.length("obv", "real", arrays[0], 0)
+    return _one(_momentum.obv, arrays)
+
+
+def roc(real: Array, timeperiod: int = 10) -> Array:
+    """Rate of change in percent, ``(x/x[-timeperiod] - 1) * 100`` (0 where the base is 0)."""
+    p = v.period("timeperiod", timeperiod, 1)
+    (x,) = v.as_inputs(real=real)
+    v.length("roc", "real", x, p)
+    return _one(_momentum.roc, [x], p)
+
+
+def mom(real: Array, timeperiod: int = 10) -> Array:
+    """Momentum, ``x - x[-timeperiod]``."""
+    p = v.period("timeperiod", timeperiod, 1)
+    (x,) = v.as_inputs(real=real)
+    v.length("mom", "real", x, p)
+    return _one(_momentum.mom, [x], p)
+
+
+def willr(high: Array, low: Array, close: Array, timeperiod: int = 14) -> Array:
+    """Williams' %R in [-100, 0]; lookback ``timeperiod - 1``."""
+    p = v.period("timeperiod", timeperiod, 2)
+    arrays = v.as_inputs(high=high, low=low, close=close)
+    v.length("willr", "high", arrays[0], p - 1)
+    return _one(_momentum.willr, arrays, p)
+
+
+def aroon(high: Array, low: Array, timeperiod: int = 14) -> tuple[Array, Array]:
+    """Aroon oscillator lines.
+
+    Returns
+    -------
+    (aroondown, aroonup)
+    """
+    p = v.period("timeperiod", timeperiod, 2)
+    arrays = v.as_inputs(high=high, low=low)
+    v.length("aroon", "high", arrays[0], p)
+    return _one(_momentum.aroon, arrays, p)
+
+
+def trange(high: Array, low: Array, close: Array) -> Array:
+    """True range; lookback 1."""
+    arrays = v.as_inputs(high=high, low=low, close=close)
+    v.length("trange", "high", arrays[0], 1)
+    return _one(_volatility.trange, arrays)
+
+
+def atr(high: Array, low: Array, close: Array, timeperiod: int = 14) -> Array:
+    """Average true range (Wilder), seeded with the SMA of the first ``timeperiod`` true ranges."""
+    p = v.period("timeperiod", timeperiod, 1)
+    arrays = v.as_inputs(high=high, low=low, close=close)
+    v.length("atr", "high", arrays[0], p)
+    return _one(_volatility.atr, arrays, p)
+
+
+def natr(high: Array, low: Array, close: Array, timeperiod: int = 14) -> Array:
+    """ATR in percent of the close."""
+    p = v.period("timeperiod", timeperiod, 1)
+    arrays = v.as_inputs(high=high, low=low, close=close)
+    v.length("natr", "high", arrays[0], p)
+    return _one(_volatility.natr, arrays, p)
+
+
+def adx(high: Array, low: Array, close: Array, timeperiod: int = 14) -> Array:
+    """Average directional movement index; lookback ``2*timeperiod - 1``."""
+    p = v.period("timeperiod", timeperiod, 2)
+    arrays = v.as_inputs(high=high, low=low, close=close)
+    v.length("adx", "high", arrays[0], 2 * p - 1)
+    return _one(_volatility.adx, arrays, p)
+
+
+def plus_di(high: Array, low: Array, close: Array, timeperiod: int = 14) -> Array:
+    """Plus directional indicator (for ``timeperiod=1`` TA-Lib's unscaled ``+DM/TR``)."""
+    p = v.period("timeperiod", timeperiod, 1)
+    arrays = v.as_inputs(high=high, low=low, close=close)
+    v.length("plus_di", "high", arrays[0], max(p, 1))
+    return _one(_volatility.plus_di, arrays, p)
+
+
+def minus_di(high: Array, low: Array, close: Array, timeperiod: int = 14) -> Array:
+    """Minus directional indicator (for ``timeperiod=1`` TA-Lib's unscaled ``-DM/TR``)."""
+    p = v.period("timeperiod", timeperiod, 1)
+    arrays = v.as_inputs(high=high, low=low, close=close)
+    v.length("minus_di", "high", arrays[0], max(p, 1))
+    return _one(_volatility.minus_di, arrays, p)
