@@ -1,0 +1,35 @@
+# NIJA — `make run` starts the platform, `make test` runs the suite. Both set everything up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.nija-installed
+PLUGINS := $(wildcard plugins/brokers/*/pyproject.toml plugins/strategies/*/pyproject.toml)
+SOURCES := setup.py pyproject.toml requirements.txt requirements-test.txt $(PLUGINS) \
+           $(wildcard proto/nija/*/v1/*.proto) $(wildcard build_ext/*.pyx build_ext/*.pxd build_ext/*.pxi)
+
+.PHONY: run test install bench clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "NIJA needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# Dependencies first, then the project without build isolation (it generates code from proto/
+# and compiles build_ext/ with what the venv has), then every plugin distribution.
+$(STAMP): $(BIN)/python $(SOURCES)
+	$(BIN)/pip install -q -r requirements.txt -r requirements-test.txt
+	$(BIN)/pip install -q --no-build-isolation --no-deps -e .
+	@for p in $(dir $(PLUGINS)); do echo "installing plugin $$p"; \
+	  $(BIN)/pip install -q --no-build-isolation --no-deps -e $$p || exit 1; done
+	touch $@
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/nija up $(ARGS)
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) gen envoy/generated build *.egg-info core/*.so build_ext/*.c var

@@ -1,0 +1,72 @@
+"""The event bus interface and its NATS JetStream implementation.
+
+Subjects (the contract, see docs/events.md): ``nija.user.<user_id>.orders|fills|positions|notifications``,
+``nija.market.<exchange>.<symbol>.candles|ticker``, ``nija.control.killswitch``,
+``nija.billing.<user_id>.subscription``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+STREAM = "NIJA"
+STREAM_SUBJECTS = ["nija.user.>", "nija.market.>", "nija.control.>", "nija.billing.>"]
+
+
+class EventBus(Protocol):
+    async def publish(self, subject: str, payload: bytes, *, event_id: str | None = None) -> None:
+        """Publish durably; ``event_id`` de-duplicates retries (JetStream Nats-Msg-Id)."""
+
+    async def ping(self) -> None:
+        """Raise if the bus is not usable right now."""
+
+    async def close(self) -> None: ...
+
+
+class NatsEventBus:
+    """nats-py behind :class:`EventBus`. Creates the ``NIJA`` stream if it is missing."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._nc = None
+        self._js = None
+
+    async def connect(self) -> "NatsEventBus":
+        import nats
+
+        self._nc = await nats.connect(
+            self.url, name="nija", max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=5
+        )
+        self._js = self._nc.jetstream()
+        try:
+            await self._js.stream_info(STREAM)
+        except Exception:  # noqa: BLE001 - nats raises NotFoundError; create it then
+            await self._js.add_stream(name=STREAM, subjects=STREAM_SUBJECTS)
+        log.info("connected to NATS at %s (JetStream stream %s)", _redact(self.url), STREAM)
+        return self
+
+    async def publish(self, subject: str, payload: bytes, *, event_id: str | None = None) -> None:
+        if self._js is None:
+            raise RuntimeError("NatsEventBus.publish before connect()")
+        headers = {"Nats-Msg-Id": event_id} if event_id else None
+        await self._js.publish(subject, payload, headers=headers)
+
+    async def ping(self) -> None:
+        if self._nc is None or not self._nc.is_connected:
+            raise ConnectionError("NATS is not connected")
+        await self._nc.flush(timeout=2)
+
+    async def close(self) -> None:
+        if self._nc is not None and not self._nc.is_closed:
+            await self._nc.drain()
+
+
+def _redact(url: str) -> str:
+    """Hide credentials in a URL before it is logged."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url

@@ -1,0 +1,11 @@
+"""The plugin system: pluggy hook specifications and the manager that discovers plugins through
+entry points (``nija.brokers``, ``nija.strategies``).
+
+Built-in plugins are separate distributions found the same way as third-party ones; nothing in
+core or services names a concrete broker or strategy.
+"""
+
+from nija.core.plugins._manager import ENTRY_POINT_GROUPS, PluginInfo, PluginManager, hookimpl
+from nija.core.plugins.broker import Broker
+
+__all__ = ["Broker", "ENTRY_POINT_GROUPS", "PluginInfo", "PluginManager", "hookimpl"]

@@ -1,0 +1,170 @@
+"""The ``nija`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+
+def _setup_logging(data_dir: Path | None) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if data_dir is not None:
+        (data_dir / "logs").mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(data_dir / "logs" / "nija.log"))
+    logging.basicConfig(
+        level=os.environ.get("NIJA_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+    )
+    # Library chatter at INFO would drown ours.
+    for noisy in ("aiosqlite", "asyncio", "alembic", "nats"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _data_dir(value: str | None) -> Path:
+    return Path(value or os.environ.get("NIJA_DATA_DIR") or "var").resolve()
+
+
+def _cmd_up(args) -> int:
+    from nija.services.launcher import PortInUse, UpOptions, up
+
+    data_dir = _data_dir(args.data_dir)
+    _setup_logging(data_dir)
+    opts = UpOptions(
+        data_dir=data_dir, http_host=args.http_host, http_port=args.http_port, grpc_port=args.grpc_port,
+        envoy_admin_port=args.envoy_admin_port, nats_port=args.nats_port,
+    )
+    try:
+        return asyncio.run(up(opts))
+    except PortInUse as exc:
+        print(f"nija: {exc}", file=sys.stderr)
+        return 2
+
+
+def _cmd_serve(args) -> int:
+    from nija.services.launcher import serve
+    from nija.services.server import SERVICE_NAMES
+
+    unknown = sorted(set(args.services) - set(SERVICE_NAMES))
+    if unknown:
+        print(f"nija: unknown service(s) {', '.join(unknown)}; choose from {', '.join(SERVICE_NAMES)}", file=sys.stderr)
+        return 2
+    data_dir = _data_dir(args.data_dir)
+    _setup_logging(data_dir)
+    return asyncio.run(serve(args.services, data_dir, args.grpc_host, args.grpc_port, args.migrate))
+
+
+def _cmd_migrate(args) -> int:
+    from nija.core.config import Config
+    from nija.core.db import migrate
+
+    data_dir = _data_dir(args.data_dir)
+    _setup_logging(data_dir)
+    asyncio.run(migrate(Config.from_env(data_dir).database_url))
+    print("database is at the newest schema")
+    return 0
+
+
+def _cmd_admin_create(args) -> int:
+    from nija.core.accounts import AccountService
+    from nija.core.config import Config
+    from nija.core.db import Database, migrate
+    from nija.core.errors import NijaError
+    from nija.core.security import KeyStore, TokenIssuer
+
+    if not args.password_stdin:
+        print("nija: pass the password on standard input with --password-stdin", file=sys.stderr)
+        return 2
+    password = sys.stdin.readline().rstrip("\r\n")
+    data_dir = _data_dir(args.data_dir)
+    _setup_logging(None)
+    config = Config.from_env(data_dir)
+
+    async def run() -> int:
+        await migrate(config.database_url)
+        db = Database(config.database_url)
+        keys = KeyStore(config.keys_dir).load()
+        tokens = TokenIssuer(keys, issuer=config.jwt_issuer, audience=config.jwt_audience, ttl_s=config.access_token_ttl_s)
+        try:
+            user, created = await AccountService(db, tokens, config).bootstrap_admin(args.email, password)
+        except NijaError as exc:
+            print(f"nija: {exc.message}", file=sys.stderr)
+            return 2
+        finally:
+            await db.close()
+        verb = "created admin" if created else "granted the admin role to existing user"
+        print(f"{verb} {user.email} (id {user.id})")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _cmd_plugins(args) -> int:
+    from nija.core.plugins import PluginManager
+
+    plugins = PluginManager().load_entry_points().all()
+    if not plugins:
+        print("no plugins found")
+        return 0
+    print(f"{'KIND':<10}{'NAME':<16}{'VERSION':<10}DISTRIBUTION")
+    for p in plugins:
+        print(f"{p.kind:<10}{p.name:<16}{p.version:<10}{p.distribution}")
+    return 0
+
+
+def _port(value: str) -> int:
+    port = int(value)
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"{value} is not a TCP port")
+    return port
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nija", description="NIJA: multi-user autonomous crypto trading platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_up = sub.add_parser("up", help="run the whole platform on embedded defaults")
+    p_up.add_argument("--data-dir", help="database, keys and logs (default ./var or $NIJA_DATA_DIR)")
+    p_up.add_argument("--http-host", default="127.0.0.1", help="address Envoy's REST listener binds (default 127.0.0.1)")
+    p_up.add_argument("--http-port", type=_port, default=8080, help="Envoy REST port (default 8080)")
+    p_up.add_argument("--grpc-port", type=_port, default=50051, help="gRPC port (default 50051)")
+    p_up.add_argument("--envoy-admin-port", type=_port, default=9901, help="Envoy admin port (default 9901)")
+    p_up.add_argument("--nats-port", type=_port, default=None, help="embedded NATS port (default: a free port)")
+    p_up.set_defaults(func=_cmd_up)
+
+    p_serve = sub.add_parser("serve", help="run chosen gRPC services only (production shape)")
+    p_serve.add_argument("services", nargs="*", help="accounts, trading, risk, billing, market, admin, platform (default all)")
+    p_serve.add_argument("--data-dir")
+    p_serve.add_argument("--grpc-host", default="127.0.0.1")
+    p_serve.add_argument("--grpc-port", type=int, default=50051)
+    p_serve.add_argument("--migrate", action="store_true", help="apply database migrations first")
+    p_serve.set_defaults(func=_cmd_serve)
+
+    p_migrate = sub.add_parser("migrate", help="apply database migrations")
+    p_migrate.add_argument("--data-dir")
+    p_migrate.set_defaults(func=_cmd_migrate)
+
+    p_admin = sub.add_parser("admin", help="administration")
+    admin_sub = p_admin.add_subparsers(dest="admin_command", required=True)
+    p_create = admin_sub.add_parser("create", help="create an admin (or grant the role to an existing user)")
+    p_create.add_argument("--email", required=True)
+    p_create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p_create.add_argument("--data-dir")
+    p_create.set_defaults(func=_cmd_admin_create)
+
+    p_plugins = sub.add_parser("plugins", help="list discovered strategy and broker plugins")
+    p_plugins.set_defaults(func=_cmd_plugins)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
