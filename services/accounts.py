@@ -6,6 +6,7 @@ from google.protobuf import empty_pb2, struct_pb2
 
 from nija.accounts.v1 import accounts_pb2, accounts_pb2_grpc
 from nija.core.accounts import AccountService, SettingsView, Tokens, UserView
+from nija.core.money import decimal_to_str
 from nija.services.context import current
 
 _SCALAR_SETTINGS = (
@@ -34,9 +35,9 @@ def _settings(view: SettingsView) -> accounts_pb2.Settings:
     pairs = struct_pb2.ListValue()
     pairs.extend(list(view.allowed_pairs))
     return accounts_pb2.Settings(
-        max_position_size=str(view.max_position_size),
+        max_position_size=decimal_to_str(view.max_position_size),
         max_concurrent_positions=view.max_concurrent_positions,
-        max_daily_loss_pct=str(view.max_daily_loss_pct),
+        max_daily_loss_pct=decimal_to_str(view.max_daily_loss_pct),
         risk_level=view.risk_level,
         allowed_pairs=pairs,
         notifications_enabled=view.notifications_enabled,

@@ -379,9 +379,9 @@ class AccountService:
         if row is None:
             return DEFAULT_SETTINGS
         return SettingsView(
-            max_position_size=Decimal(row.max_position_size).normalize(),
+            max_position_size=Decimal(row.max_position_size),
             max_concurrent_positions=row.max_concurrent_positions,
-            max_daily_loss_pct=Decimal(row.max_daily_loss_pct).normalize(),
+            max_daily_loss_pct=Decimal(row.max_daily_loss_pct),
             risk_level=row.risk_level,
             allowed_pairs=tuple(row.allowed_pairs or ()),
             notifications_enabled=row.notifications_enabled,
