@@ -40,6 +40,11 @@ cdef inline bint is_zero_or_neg(double v) noexcept nogil:
     return v < 0.00000000000001
 
 
+cdef inline bint is_zero_scaled(double v, double scale) noexcept nogil:
+    # TA-Lib's TA_IS_ZERO_SCALED: zero within 1e-14 of the operands' magnitude
+    return fabs(v) <= 0.00000000000001 * scale
+
+
 cdef inline double per_to_k(int period) noexcept nogil:
     return 2.0 / <double>(period + 1)
 
@@ -153,7 +158,7 @@ cdef inline int int_rsi(const double* x, Py_ssize_t m, int p, double* out) noexc
     prev_loss /= p
     prev_gain /= p
     s = prev_gain + prev_loss
-    out[p] = 100.0 * (prev_gain / s) if not is_zero(s) else 0.0
+    out[p] = 100.0 * (prev_gain / s) if s > 0.0 else 0.0
     while today < m:
         v = x[today]
         d = v - prev_value
@@ -167,14 +172,19 @@ cdef inline int int_rsi(const double* x, Py_ssize_t m, int p, double* out) noexc
         prev_loss /= p
         prev_gain /= p
         s = prev_gain + prev_loss
-        out[today] = 100.0 * (prev_gain / s) if not is_zero(s) else 0.0
+        out[today] = 100.0 * (prev_gain / s) if s > 0.0 else 0.0
         today += 1
     return 0
 
 
 cdef inline void int_fastk(const double* high, const double* low, const double* close,
-                           Py_ssize_t m, int p, double* out) noexcept nogil:
-    """Fast %K of TA_STOCH/TA_STOCHF: out[p-1..m-1]."""
+                           Py_ssize_t m, int p, bint scaled, double* out) noexcept nogil:
+    """Fast %K of TA_STOCH (scaled=True) / TA_STOCHF (scaled=False): out[p-1..m-1].
+
+    The two differ only in their flat-window test: TA_STOCH compares the range to
+    the prices' magnitude, TA_STOCHF to TA-Lib's fixed 1e-14 band.
+    """
+    cdef bint flat
     cdef Py_ssize_t today = p - 1, trailing = 0, lowest_idx = -1, highest_idx = -1, i
     cdef double lowest = 0.0, highest = 0.0, diff = 0.0, tmp
     while today < m:
@@ -210,7 +220,11 @@ cdef inline void int_fastk(const double* high, const double* low, const double* 
             highest_idx = today
             highest = tmp
             diff = (highest - lowest) / 100.0
-        if diff != 0.0:
+        if scaled:
+            flat = is_zero_scaled(highest - lowest, fabs(highest) + fabs(lowest))
+        else:
+            flat = is_zero(diff)
+        if not flat:
             out[today] = (close[today] - lowest) / diff
         else:
             out[today] = 0.0

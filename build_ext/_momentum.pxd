@@ -33,7 +33,7 @@ cdef inline int k_stoch(const double* high, const double* low, const double* clo
         return 1
     sk = fk + m
     sd = sk + m
-    int_fastk(high + b, low + b, close + b, m, fastk_period, fk)
+    int_fastk(high + b, low + b, close + b, m, fastk_period, True, fk)
     int_ma(fk + lk, m - lk, slowk_period, slowk_matype, sk + lk)
     int_ma(sk + lks, m - lks, slowd_period, slowd_matype, sd + lks)
     for i in range(lb, m):
@@ -64,7 +64,7 @@ cdef inline int k_stochrsi(const double* x, Py_ssize_t n, int p, int fastk_perio
     fk = r + m
     fd = fk + m
     int_rsi(x + b, m, p, r)
-    int_fastk(r + p, r + p, r + p, m - p, fastk_period, fk + p)
+    int_fastk(r + p, r + p, r + p, m - p, fastk_period, False, fk + p)
     int_ma(fk + lk, m - lk, fastd_period, fastd_matype, fd + lk)
     for i in range(lb, m):
         fastk[b + i] = fk[i]
@@ -104,9 +104,11 @@ cdef inline int k_cci(const double* high, const double* low, const double* close
         dev = 0.0
         for j in range(p):
             dev += fabs(buf[j] - avg)
+        dev = dev / p
         d = last - avg
-        if d != 0.0 and dev != 0.0:
-            out[i] = d / (0.015 * (dev / p))
+        # flatness relative to the window's price level (TA-Lib #253)
+        if not is_zero_scaled(d, fabs(avg)) and not is_zero_scaled(dev, fabs(avg)):
+            out[i] = d / (0.015 * dev)
         else:
             out[i] = 0.0
         circ += 1
@@ -118,11 +120,12 @@ cdef inline int k_cci(const double* high, const double* low, const double* close
 
 cdef inline int k_mfi(const double* high, const double* low, const double* close,
                       const double* volume, Py_ssize_t n, int p, double* out) noexcept nogil:
-    # TA_MFI (unstable period 0). Like TA-Lib, the MFI is 0 when the money flow
-    # over the window adds up to less than 1.
+    # TA_MFI (TA-Lib 0.8): a typical-price move within 1e-14 of the prices'
+    # magnitude is "no move"; a window that received no money flow at all (counted
+    # exactly, since the running sums keep rounding residue) gives 0.
     cdef Py_ssize_t b = first_valid(high, low, close, volume, n)
-    cdef Py_ssize_t m = n - b, today, i, circ = 0
-    cdef double prev, tp, d, pos_sum = 0.0, neg_sum = 0.0, tot
+    cdef Py_ssize_t m = n - b, today, circ = 0, null_run = 0
+    cdef double prev, tp, d, scale, mf, pf, nf, pos_sum = 0.0, neg_sum = 0.0, tot, pc
     cdef double* pos
     cdef double* neg
     fill_nan(out, 0, min(n, b + p))
@@ -138,53 +141,34 @@ cdef inline int k_mfi(const double* high, const double* low, const double* close
     volume += b
     out += b
     prev = (high[0] + low[0] + close[0]) / 3.0
-    today = 1
-    for i in range(p):
+    for today in range(1, m):
+        if today > p:
+            pos_sum -= pos[circ]
+            neg_sum -= neg[circ]
         tp = (high[today] + low[today] + close[today]) / 3.0
         d = tp - prev
+        scale = fabs(tp) + fabs(prev)
         prev = tp
         tp *= volume[today]
-        today += 1
-        if d < 0:
-            neg[circ] = tp
-            neg_sum += tp
-            pos[circ] = 0.0
-        elif d > 0:
-            pos[circ] = tp
-            pos_sum += tp
-            neg[circ] = 0.0
-        else:
-            pos[circ] = 0.0
-            neg[circ] = 0.0
+        mf = 0.0 if is_zero_scaled(d, scale) else tp
+        pf = 0.0 if d < 0.0 else mf
+        nf = mf if d < 0.0 else 0.0
+        pos[circ] = pf
+        neg[circ] = nf
+        pos_sum += pf
+        neg_sum += nf
+        null_run = null_run + 1 if mf == 0.0 else 0
+        if null_run >= p:
+            null_run = p
+            pos_sum = 0.0
+            neg_sum = 0.0
+        if today >= p:
+            tot = pos_sum + neg_sum
+            pc = 0.0 if pos_sum < 0.0 else (tot if pos_sum > tot else pos_sum)
+            out[today] = 0.0 if tot <= 0.0 else 100.0 * (pc / tot)
         circ += 1
         if circ > p - 1:
             circ = 0
-    tot = pos_sum + neg_sum
-    out[p] = 0.0 if tot < 1.0 else 100.0 * (pos_sum / tot)
-    while today < m:
-        pos_sum -= pos[circ]
-        neg_sum -= neg[circ]
-        tp = (high[today] + low[today] + close[today]) / 3.0
-        d = tp - prev
-        prev = tp
-        tp *= volume[today]
-        if d < 0:
-            neg[circ] = tp
-            neg_sum += tp
-            pos[circ] = 0.0
-        elif d > 0:
-            pos[circ] = tp
-            pos_sum += tp
-            neg[circ] = 0.0
-        else:
-            pos[circ] = 0.0
-            neg[circ] = 0.0
-        tot = pos_sum + neg_sum
-        out[today] = 0.0 if tot < 1.0 else 100.0 * (pos_sum / tot)
-        circ += 1
-        if circ > p - 1:
-            circ = 0
-        today += 1
     free(pos)
     return 0
 

@@ -22,8 +22,8 @@ cdef inline int k_ema(const double* x, Py_ssize_t n, int p, double* out) noexcep
 cdef inline int k_wma(const double* x, Py_ssize_t n, int p, double* out) noexcept nogil:
     # TA_WMA: the weighted sum is updated in O(1) by subtracting the plain sum.
     cdef Py_ssize_t b = first_valid(x, NULL, NULL, NULL, n)
-    cdef Py_ssize_t m = n - b, i, trailing = 0
-    cdef double divider = <double>((p * (p + 1)) >> 1)
+    cdef Py_ssize_t m = n - b, i, j, trailing = 0, reseed
+    cdef double divider = <double>p * (p + 1) / 2.0
     cdef double period_sub = 0.0, period_sum = 0.0, trailing_value = 0.0, v
     cdef const double* xs = x + b
     cdef double* o = out + b
@@ -37,11 +37,23 @@ cdef inline int k_wma(const double* x, Py_ssize_t n, int p, double* out) noexcep
         v = xs[i]
         period_sub += v
         period_sum += v * (i + 1)
+    reseed = 8 * p
     for i in range(p - 1, m):
         v = xs[i]
         period_sub += v
         period_sub -= trailing_value
         period_sum += v * p
+        # TA-Lib 0.8 rebuilds both running sums from the window every 8*p bars
+        # (bounds the rounding residue; also lets the sums recover from a NaN).
+        reseed -= 1
+        if reseed <= 0:
+            reseed = 8 * p
+            period_sub = 0.0
+            period_sum = 0.0
+            for j in range(i - p + 1, i + 1):
+                v = xs[j]
+                period_sub += v
+                period_sum += v * (j - (i - p + 1) + 1)
         trailing_value = xs[trailing]
         trailing += 1
         o[i] = period_sum / divider
@@ -96,44 +108,66 @@ cdef inline int k_tema(const double* x, Py_ssize_t n, int p, double* out) noexce
 
 cdef inline int k_bbands(const double* x, Py_ssize_t n, int p, double nbdevup, double nbdevdn,
                          int matype, double* upper, double* middle, double* lower) noexcept nogil:
-    # TA_BBANDS: middle = MA; stddev from running sums of x and x*x around the MA
-    # (TA_INT_stddev_using_precalc_ma), clamped to 0 when the variance is below 1e-14.
+    # TA_BBANDS (TA-Lib 0.8): middle = MA; the deviation is the population
+    # standard deviation of the window computed on data shifted by a recent mean,
+    # re-anchored when cancellation threatens or every 32*p bars; a variance
+    # below 1e-14 counts as 0.
     cdef Py_ssize_t b = first_valid(x, NULL, NULL, NULL, n)
-    cdef Py_ssize_t m = n - b, lb = p - 1, i
+    cdef Py_ssize_t m = n - b, lb = p - 1, i, j, trailing = 0, reseed
     cdef const double* xs = x + b
-    cdef double total2 = 0.0, mean2, v, sd, mid
+    cdef double inv = 1.0 / <double>p
+    cdef double shift, t1 = 0.0, t2 = 0.0, mean1, var, t, sd, mid
     fill_nan(upper, 0, min(n, b + lb))
     fill_nan(middle, 0, min(n, b + lb))
     fill_nan(lower, 0, min(n, b + lb))
     if m <= lb:
         return 0
     int_ma(xs, m, p, matype, middle + b)
-    for i in range(p - 1):
-        v = xs[i]
-        total2 += v * v
+    shift = xs[0]
+    for j in range(lb):
+        t = xs[j] - shift
+        t1 += t
+        t *= t
+        t2 += t
+    reseed = 32 * p
     for i in range(lb, m):
-        v = xs[i]
-        total2 += v * v
-        mean2 = total2 / p
-        v = xs[i - lb]
-        total2 -= v * v
+        t = xs[i] - shift
+        t1 += t
+        t *= t
+        t2 += t
+        mean1 = t1 * inv
+        var = t2 * inv - mean1 * mean1
+        t = xs[trailing] - shift
+        t1 -= t
+        t *= t
+        t2 -= t
+        trailing += 1
+        reseed -= 1
+        if var < 0.000001 * (t2 * inv) or t > 1000000.0 * t2 or reseed <= 0:
+            reseed = 32 * p
+            t = 0.0
+            for j in range(i - lb, i + 1):
+                t += xs[j]
+            shift = t * inv
+            t1 = 0.0
+            t2 = 0.0
+            for j in range(i - lb, i + 1):
+                t = xs[j] - shift
+                t1 += t
+                t *= t
+                t2 += t
+            mean1 = t1 * inv
+            var = t2 * inv - mean1 * mean1
+            t = xs[i - lb] - shift
+            t1 -= t
+            t *= t
+            t2 -= t
+        sd = sqrt(var) if var > 0.0 else 0.0
         mid = middle[b + i]
-        mean2 -= mid * mid
-        sd = sqrt(mean2) if not is_zero_or_neg(mean2) else 0.0
         if nbdevup == nbdevdn:
-            if nbdevup == 1.0:
-                upper[b + i] = mid + sd
-                lower[b + i] = mid - sd
-            else:
-                v = sd * nbdevup
-                upper[b + i] = mid + v
-                lower[b + i] = mid - v
-        elif nbdevup == 1.0:
-            upper[b + i] = mid + sd
-            lower[b + i] = mid - (sd * nbdevdn)
-        elif nbdevdn == 1.0:
-            lower[b + i] = mid - sd
-            upper[b + i] = mid + (sd * nbdevup)
+            t = sd * nbdevup
+            upper[b + i] = mid + t
+            lower[b + i] = mid - t
         else:
             upper[b + i] = mid + (sd * nbdevup)
             lower[b + i] = mid - (sd * nbdevdn)

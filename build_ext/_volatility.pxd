@@ -30,13 +30,13 @@ cdef inline int k_atr(const double* high, const double* low, const double* close
     close += b
     out += b
     if p <= 1:
-        for i in range(1, m):
-            prev = true_range(high[i], low[i], close[i - 1])
-            if normalized:
-                c = close[i]
-                out[i] = (prev / c) * 100.0 if not is_zero(c) else 0.0
-            else:
-                out[i] = prev
+        # TA-Lib runs the Wilder step with weights (1, 0) here, so a NaN true
+        # range poisons every later value (0 * NaN); NATR(1) is not normalized.
+        prev = true_range(high[1], low[1], close[0])
+        out[1] = prev
+        for i in range(2, m):
+            prev = 1.0 * true_range(high[i], low[i], close[i - 1]) + 0.0 * prev
+            out[i] = prev
         return 0
     for i in range(1, p + 1):
         prev += true_range(high[i], low[i], close[i - 1])
@@ -48,7 +48,7 @@ cdef inline int k_atr(const double* high, const double* low, const double* close
             prev /= p
         if normalized:
             c = close[i]
-            out[i] = (prev / c) * 100.0 if not is_zero(c) else 0.0
+            out[i] = (prev / c) * 100.0 if c != 0.0 else 0.0
         else:
             out[i] = prev
     return 0
@@ -144,15 +144,15 @@ cdef inline int k_dm(const double* high, const double* low, const double* close,
         ptr = ptr - ptr / p + tr
         prev_close = close[today]
         if which == 1:
-            out[today] = (100.0 * (pdm / ptr)) if not is_zero(ptr) else 0.0
+            out[today] = (100.0 * (pdm / ptr)) if ptr > 0.0 else 0.0
         elif which == 2:
-            out[today] = (100.0 * (mdm / ptr)) if not is_zero(ptr) else 0.0
+            out[today] = (100.0 * (mdm / ptr)) if ptr > 0.0 else 0.0
         else:
-            if not is_zero(ptr):
+            if ptr > 0.0:
                 mdi = 100.0 * (mdm / ptr)
                 pdi = 100.0 * (pdm / ptr)
                 t = mdi + pdi
-                if not is_zero(t):
+                if t > 0.0:
                     t = 100.0 * (fabs(mdi - pdi) / t)
                     if today <= 2 * p - 1:
                         sum_dx += t
