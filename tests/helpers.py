@@ -24,3 +24,36 @@ def bearer(token: str, ip: str | None = None) -> tuple[tuple[str, str], ...]:
     if ip:
         md.append(("x-forwarded-for", ip))
     return tuple(md)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http(method: str, url: str, body=None, token: str | None = None, raw: bytes | None = None, headers=None):
+    """One real HTTP request; returns (status, headers, parsed JSON body or text)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("content-type", "application/json")
+    if token:
+        req.add_header("authorization", f"Bearer {token}")
+    for key, value in (headers or {}).items():
+        req.add_header(key, value)
+    try:
+        with urllib.request.urlopen(req, timeout=15) as resp:
+            status, hdrs, payload = resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as err:
+        status, hdrs, payload = err.code, dict(err.headers), err.read()
+    try:
+        parsed = json.loads(payload) if payload else None
+    except ValueError:
+        parsed = payload.decode(errors="replace")
+    return status, {k.lower(): v for k, v in hdrs.items()}, parsed
