@@ -29,7 +29,11 @@ run: install
 	$(BIN)/nija up $(ARGS)
 
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Benchmarks print their ratios against a peer measured in the same run; not part of the tests.
+bench: install
+	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) gen envoy/generated build *.egg-info core/*.so build_ext/*.c var

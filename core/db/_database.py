@@ -32,7 +32,8 @@ class Database:
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        kwargs: dict = {"echo": echo, "pool_pre_ping": True}
+        # pre-ping costs a round trip per checkout; only a networked database needs it.
+        kwargs: dict = {"echo": echo, "pool_pre_ping": not self.is_sqlite}
         if self.is_sqlite and parsed.database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
