@@ -41,6 +41,7 @@ from ._functions import (
     willr,
     wma,
 )
+from ._streaming import IndicatorStream
 from ._validate import num_threads as get_num_threads
 from ._validate import set_num_threads
 
@@ -54,6 +55,7 @@ def openmp_enabled() -> bool:
 
 __all__ = [
     "IndicatorError",
+    "IndicatorStream",
     "adx",
     "aroon",
     "atr",
