@@ -7,7 +7,7 @@ PLUGINS := $(wildcard plugins/brokers/*/pyproject.toml plugins/strategies/*/pypr
 SOURCES := setup.py pyproject.toml requirements.txt requirements-test.txt $(PLUGINS) \
            $(wildcard proto/nija/*/v1/*.proto) $(wildcard build_ext/*.pyx build_ext/*.pxd build_ext/*.pxi)
 
-.PHONY: run test install bench clean
+.PHONY: run test install bench clean proto ext
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "NIJA needs Python 3.11+"'
@@ -30,6 +30,13 @@ run: install
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Quick rebuilds inside an existing venv: generated proto code only / the Cython kernels only.
+proto: install
+	$(BIN)/python setup.py -q --name >/dev/null
+
+ext: install
+	$(BIN)/python setup.py -q build_ext --inplace
 
 # Benchmarks print their ratios against a peer measured in the same run; not part of the tests.
 bench: install

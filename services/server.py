@@ -17,6 +17,7 @@ from nija.billing.v1 import billing_pb2, billing_pb2_grpc
 from nija.core.accounts import AccountService
 from nija.core.config import Config
 from nija.core.db import Database
+from nija.core.entitlements import Entitlements, StaticEntitlements
 from nija.core.events import EventBus, NatsEventBus
 from nija.core.plugins import PluginManager
 from nija.core.security import KeyStore, TokenIssuer
@@ -43,6 +44,7 @@ class Platform:
     accounts: AccountService
     plugins: PluginManager
     bus: EventBus | None = None
+    entitlements: Entitlements = field(default_factory=StaticEntitlements)
     extra_health: dict[str, Callable] = field(default_factory=dict)
 
     @classmethod

@@ -66,7 +66,8 @@ def _alembic_config(url: str):
 def _upgrade(url: str) -> None:
     from alembic import command
 
-    command.upgrade(_alembic_config(url), "head")
+    # "heads": each feature adds its own migration branch off 0001; all of them are applied.
+    command.upgrade(_alembic_config(url), "heads")
 
 
 async def migrate(url: str) -> None:
