@@ -11,6 +11,12 @@ parameter names) and accept 1-D series or 2-D arrays of markets x time::
 Bad input raises :class:`nija.core.errors.IndicatorError`, whose ``field`` names the
 argument. :class:`IndicatorStream` updates a set of indicators one candle at a time
 for many markets.
+
+Known differences from TA-Lib 0.8: the RSI (and so STOCHRSI) can differ from
+TA-Lib's in the last bits (about 5e-14 absolute), which STOCHRSI's stochastic can
+magnify to about 1e-8 near 0 or 100. After a NaN in the middle of the input,
+WILLR recovers at a slightly different bar from TA-Lib's. Only SMA (0) and EMA (1)
+are supported as ``matype``.
 """
 
 from nija.core.errors import IndicatorError
