@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from nija.core.errors import FailedPrecondition
+
+
+class RiskRejected(FailedPrecondition):
+    """A pre-trade rule refused the order. ``rule`` is the rule's stable name
+    (e.g. "max_positions", "kill_switch.global"), recorded with the rejected order."""
+
+    reason = "RISK_REJECTED"
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """What risk needs to know about an order about to be placed."""
+
+    user_id: str
+    bot_id: str | None
+    broker_connection_id: str | None
+    exchange: str
+    symbol: str
+    side: str  # "buy" | "sell"
+    quantity: Decimal
+    #: Best estimate of the execution price (limit price, or last price for market orders).
+    price: Decimal
+    #: quantity × price in USD (converted by the caller when the quote is not USD).
+    notional_usd: Decimal
+    #: Whether the order can only shrink an existing position.
+    reduce_only: bool
+    #: False for paper trading.
+    live: bool
+    #: Equity of the account the order trades in, USD; sizing rules are relative to it.
+    account_equity_usd: Decimal
+
+
+class PreTradeCheck(Protocol):
+    async def pre_trade(self, conn: AsyncConnection, request: OrderRequest) -> None:
+        """Raise :class:`RiskRejected` to refuse ``request``; return to let it through."""
+
+    async def on_broker_result(self, user_id: str, bot_id: str | None, ok: bool) -> None:
+        """Told after every broker call of an order (consecutive-error rules)."""
