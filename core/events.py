@@ -7,6 +7,7 @@ Subjects (the contract, see docs/events.md): ``nija.user.<user_id>.orders|fills|
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Protocol
 
@@ -60,8 +61,14 @@ class NatsEventBus:
         await self._nc.flush(timeout=2)
 
     async def close(self) -> None:
-        if self._nc is not None and not self._nc.is_closed:
-            await self._nc.drain()
+        if self._nc is None or self._nc.is_closed:
+            return
+        try:
+            # Drain flushes what is buffered; it cannot while the server is unreachable.
+            await asyncio.wait_for(self._nc.drain(), 5)
+        except Exception as exc:  # noqa: BLE001 - shutting down either way
+            log.warning("NATS drain failed (%s); closing without it", type(exc).__name__)
+            await self._nc.close()
 
 
 def _redact(url: str) -> str:

@@ -38,9 +38,10 @@ class RunningNija:
 
 def start_nija(data_dir: Path, extra_env: dict | None = None, timeout: float = 60) -> RunningNija:
     ports = dict(http=free_port(), grpc=free_port(), admin=free_port(), nats=free_port())
-    env = {**os.environ, **(extra_env or {})}
+    env = dict(os.environ)
     env.pop("NIJA_NATS_URL", None)
     env.pop("NIJA_DATABASE_URL", None)
+    env.update(extra_env or {})
     proc = subprocess.Popen(
         [NIJA, "up", "--data-dir", str(data_dir), "--http-port", str(ports["http"]), "--grpc-port", str(ports["grpc"]),
          "--envoy-admin-port", str(ports["admin"]), "--nats-port", str(ports["nats"])],
