@@ -15,9 +15,12 @@ class RiskRejected(FailedPrecondition):
 
     reason = "RISK_REJECTED"
 
-    def __init__(self, rule: str, message: str) -> None:
+    def __init__(self, rule: str, message: str, *, flatten: bool = False) -> None:
         super().__init__(message)
         self.rule = rule
+        #: True when the rule also asks the order path to stop the user's bots and flatten
+        #: their positions (``hard.max_drawdown``); reduce-only orders still pass risk then.
+        self.flatten = flatten
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,10 @@ class OrderRequest:
     live: bool
     #: Equity of the account the order trades in, USD; sizing rules are relative to it.
     account_equity_usd: Decimal
+    #: False when the order adds to a position already open in this symbol: it then does not
+    #: count against the max-positions limits (it still counts as a trade and adds exposure).
+    #: Ignored for reduce-only orders, which never open a position.
+    opens_position: bool = True
 
 
 class PreTradeCheck(Protocol):
