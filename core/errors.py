@@ -83,6 +83,18 @@ class FailedPrecondition(NijaError):
     reason = "FAILED_PRECONDITION"
 
 
+class StrategyError(FailedPrecondition):
+    """A strategy plugin raised (or broke its contract, e.g. looked ahead). The strategy is
+    disabled for the bot that ran it and an error event says why; the process stays up.
+    ``strategy`` names the plugin."""
+
+    reason = "STRATEGY_ERROR"
+
+    def __init__(self, message: str, *, strategy: str = "", reason: str | None = None) -> None:
+        super().__init__(message, reason=reason)
+        self.strategy = strategy
+
+
 class Unavailable(NijaError):
     """A dependency (database, NATS, exchange) is down. Usually resolves itself; retry later."""
 

@@ -30,11 +30,12 @@ def register_strategies() -> list[type]:
     """Contribute strategy classes.
 
     Called once when the plugin manager loads. Collects every plugin's result (not
-    ``firstresult``). The ``Strategy`` ABC arrives with the strategies work; until then this
-    hook is collected but unused.
+    ``firstresult``). The manager lists them (``nija plugins``, ``GET /api/v1/plugins``); the
+    scanner, the engine and the backtester instantiate them with the user's parameters.
 
     Returns
     -------
     list of type
-        Strategy classes; each class's ``name`` must be unique.
+        Subclasses of :class:`nija.core.strategies.Strategy`; each class's ``name`` must be
+        unique and should equal the entry-point name (so ``NIJA_LOAD_PLUGINS`` can name it).
     """
