@@ -262,7 +262,7 @@ class RiskEngine:
         await conn.execute(update(risk_bot_state).where(risk_bot_state.c.bot_id == bot_id).values(**values))
         if disable:
             await audit.record(conn, action="risk.bot.auto_disable", outcome="success", at=now, user_id=user_id,
-                               actor_id=None, detail={"bot_id": bot_id, "consecutive_errors": errors})
+                               actor_id="system", detail={"bot_id": bot_id, "consecutive_errors": errors})
             log.warning("bot %s of user %s disabled after %d consecutive broker errors", bot_id, user_id, errors)
         return disable
 
