@@ -6,6 +6,26 @@ core or services names a concrete broker or strategy.
 """
 
 from nija.core.plugins._manager import ENTRY_POINT_GROUPS, PluginInfo, PluginManager, hookimpl
-from nija.core.plugins.broker import Broker
+from nija.core.plugins.broker import (
+    Broker,
+    BrokerBadRequest,
+    BrokerContext,
+    BrokerError,
+    BrokerNeedsOperator,
+    BrokerNotSupported,
+    BrokerOrderNotFound,
+    BrokerOutcomeUnknown,
+    BrokerRetryable,
+    Candle,
+    MarketInfo,
+    OrderBook,
+    OrderSpec,
+    VenueFill,
+    VenueOrder,
+)
 
-__all__ = ["Broker", "ENTRY_POINT_GROUPS", "PluginInfo", "PluginManager", "hookimpl"]
+__all__ = [
+    "Broker", "BrokerBadRequest", "BrokerContext", "BrokerError", "BrokerNeedsOperator", "BrokerNotSupported",
+    "BrokerOrderNotFound", "BrokerOutcomeUnknown", "BrokerRetryable", "Candle", "ENTRY_POINT_GROUPS", "MarketInfo",
+    "OrderBook", "OrderSpec", "PluginInfo", "PluginManager", "VenueFill", "VenueOrder", "hookimpl",
+]

@@ -1,0 +1,137 @@
+"""Trading events: protobuf payloads written to the outbox in the transaction of the change,
+published to NATS JetStream after commit (event id = ``Nats-Msg-Id``), re-sent after a crash.
+
+Subjects: ``nija.user.<user_id>.orders|fills|positions`` (docs/events.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Mapping
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from nija.common.v1 import common_pb2
+from nija.core.money import decimal_to_str
+from nija.core.trading._tables import events
+from nija.trading.v1 import trading_pb2
+
+log = logging.getLogger(__name__)
+
+_SIDES = {"buy": common_pb2.ORDER_SIDE_BUY, "sell": common_pb2.ORDER_SIDE_SELL}
+
+
+def _s(value: Decimal | None) -> str:
+    return "" if value is None else decimal_to_str(value)
+
+
+def order_message(row: Mapping[str, Any]) -> trading_pb2.Order:
+    return trading_pb2.Order(
+        id=row["id"], bot_id=row["bot_id"], client_order_id=row["client_order_id"],
+        venue_order_id=row.get("venue_order_id") or "", symbol=row["symbol"], side=_SIDES[row["side"]],
+        type=row["type"], amount=_s(row["amount"]), price=_s(row.get("price")), stop_price=_s(row.get("stop_price")),
+        state=row["state"], filled=_s(row["filled"]), average_price=_s(row.get("average_price")),
+        fee=_s(row["fee"]), reason=row.get("reason") or "", created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def trade_message(row: Mapping[str, Any]) -> trading_pb2.Trade:
+    return trading_pb2.Trade(
+        id=row["id"], order_id=row["order_id"], client_order_id=row["client_order_id"], symbol=row["symbol"],
+        side=_SIDES[row["side"]], price=_s(row["price"]), quantity=_s(row["amount"]), fee=_s(row["fee"]),
+        fee_asset=row["fee_asset"], executed_at=row["executed_at"], bot_id=row["bot_id"],
+        realized_pnl=_s(row["realized_pnl"]),
+    )
+
+
+def position_message(row: Mapping[str, Any]) -> trading_pb2.Position:
+    mark = row.get("mark_price")
+    qty, entry = row["quantity"], row["average_entry"]
+    unrealized = (mark - entry) * qty if mark is not None and qty != 0 else Decimal(0)
+    return trading_pb2.Position(
+        symbol=row["symbol"], quantity=_s(qty), entry_price=_s(entry), mark_price=_s(mark),
+        unrealized_pnl=_s(unrealized), realized_pnl=_s(row["realized_pnl"]), bot_id=row["bot_id"],
+        fees=_s(row["fees"]),
+    )
+
+
+@dataclass
+class PendingEvent:
+    id: str
+    subject: str
+    payload: bytes
+
+
+@dataclass
+class EventWriter:
+    """Collects the events of one unit of work; ``write`` puts them in the outbox (same
+    transaction), ``pending`` is what to publish once it committed."""
+
+    now_ms: int
+    pending: list[PendingEvent] = field(default_factory=list)
+
+    async def add(self, conn: AsyncConnection, user_id: str, kind: str, message) -> None:
+        event_id = uuid.uuid4().hex
+        envelope = trading_pb2.TradingEvent(event_id=event_id, time=self.now_ms, user_id=user_id)
+        getattr(envelope, {"orders": "order", "fills": "fill", "positions": "position"}[kind]).CopyFrom(message)
+        payload = envelope.SerializeToString()
+        subject = f"nija.user.{user_id}.{kind}"
+        await conn.execute(events.insert().values(
+            id=event_id, user_id=user_id, subject=subject, kind=kind, payload=payload, created_at=self.now_ms,
+        ))
+        self.pending.append(PendingEvent(event_id, subject, payload))
+
+
+class EventRelay:
+    """Publishes committed outbox rows to the bus and marks them published.
+
+    A crash between commit and publish leaves rows with ``published_at`` NULL; ``flush()`` at
+    start-up sends them. Publishing twice is harmless: JetStream de-duplicates on the event id.
+    """
+
+    def __init__(self, db, bus, clock) -> None:
+        self.db = db
+        self.bus = bus
+        self.clock = clock
+        self._lock = asyncio.Lock()
+
+    async def publish(self, pending: list[PendingEvent]) -> bool:
+        """Publish and mark; False when the bus failed (the rows stay for the next flush)."""
+        if self.bus is None or not pending:
+            return False
+        try:
+            for event in pending:
+                await self.bus.publish(event.subject, event.payload, event_id=event.id)
+        except Exception:  # noqa: BLE001 - the outbox keeps them; flush() retries
+            log.warning("publishing %d trading event(s) failed; they stay in the outbox", len(pending), exc_info=True)
+            return False
+        async with self.db.transaction() as conn:
+            await conn.execute(update(events).where(events.c.id.in_([e.id for e in pending]))
+                               .values(published_at=self.clock.now_ms()))
+        return True
+
+    async def flush(self, batch: int = 500) -> int:
+        """Publish everything still unpublished, oldest first. Returns how many were sent."""
+        if self.bus is None:
+            return 0
+        sent = 0
+        async with self._lock:
+            while True:
+                async with self.db.transaction() as conn:
+                    rows = (await conn.execute(
+                        select(events.c.id, events.c.subject, events.c.payload)
+                        .where(events.c.published_at.is_(None)).order_by(events.c.seq).limit(batch)
+                    )).all()
+                if not rows:
+                    return sent
+                if not await self.publish([PendingEvent(r.id, r.subject, bytes(r.payload)) for r in rows]):
+                    return sent
+                sent += len(rows)
+                if len(rows) < batch:
+                    return sent

@@ -1,0 +1,158 @@
+"""Market data for bots: ``replay:DIR[,speed=N|max]`` (CSV files, one per market and
+timeframe, ``ETH_BTC-5m.csv`` serving ETH/BTC at 5m) or ``ccxt:EXCHANGE`` (live public candles).
+
+A replay feed has one process-wide replay time: every bot sees the same "now", as on a live
+venue, and a bot started later joins at the current replay time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from nija.core.errors import InvalidArgument
+from nija.core.plugins.broker import Candle
+from nija.core.portfolio import to_decimal
+
+TIMEFRAME_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1h": 3_600_000,
+                "4h": 14_400_000, "1d": 86_400_000}
+
+
+@dataclass
+class Series:
+    symbol: str
+    timeframe: str
+    times: np.ndarray  # int64
+    ohlcv: np.ndarray  # float64, shape (5, T)
+
+    def __post_init__(self) -> None:
+        # Decimal candles are made on first use: files hold thousands of rows, few are traded on.
+        self._decimal: dict[int, Candle] = {}
+
+    def candle(self, i: int) -> Candle:
+        c = self._decimal.get(i)
+        if c is None:
+            c = self._decimal[i] = Candle(int(self.times[i]), *(to_decimal(float(v)) for v in self.ohlcv[:, i]))
+        return c
+
+
+def load_csv(path: Path, symbol: str, timeframe: str) -> Series:
+    with open(path, newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        if [h.strip() for h in header[:6]] != ["timestamp_ms", "open", "high", "low", "close", "volume"]:
+            raise InvalidArgument(f"{path.name}: expected header timestamp_ms,open,high,low,close,volume")
+        rows = [r for r in reader if r]
+    times = np.array([int(r[0]) for r in rows], dtype=np.int64)
+    ohlcv = np.array([[float(x) for x in r[1:6]] for r in rows], dtype=np.float64).T.copy()
+    return Series(symbol, timeframe, times, ohlcv)
+
+
+class ReplayFeed:
+    """Candles from a folder of CSV files, advanced by :meth:`advance` (the engine's clock).
+
+    Parameters
+    ----------
+    folder : path
+        Files named ``BASE_QUOTE-TF.csv``.
+    speed : float or None
+        Candles are released ``speed`` times faster than real time; ``None`` is "max": as fast
+        as the engine can process them.
+    """
+
+    def __init__(self, folder: str | Path, speed: float | None = None) -> None:
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise InvalidArgument(f"market data folder {self.folder} does not exist", field="market_data")
+        self.speed = speed
+        self._files: dict[tuple[str, str], Path] = {}
+        for path in sorted(self.folder.glob("*-*.csv")):
+            stem, tf = path.stem.rsplit("-", 1)
+            if "_" not in stem or tf not in TIMEFRAME_MS:
+                continue
+            base, quote = stem.split("_", 1)
+            self._files[(f"{base}/{quote}", tf)] = path
+        self._series: dict[tuple[str, str], Series] = {}
+        self.now_ms: int | None = None  # time of the newest released candle
+
+    @classmethod
+    def parse(cls, spec: str, base_dir: Path | None = None) -> "ReplayFeed":
+        """``replay:DIR[,speed=N|max]``."""
+        if not spec.startswith("replay:"):
+            raise InvalidArgument("market data must be replay:DIR[,speed=N|max] or ccxt:EXCHANGE", field="market_data")
+        parts = spec[len("replay:"):].split(",")
+        folder = Path(parts[0])
+        if base_dir is not None and not folder.is_absolute():
+            folder = base_dir / folder
+        speed: float | None = None
+        for opt in parts[1:]:
+            key, _, value = opt.partition("=")
+            if key.strip() != "speed":
+                raise InvalidArgument(f"unknown market data option {key!r}", field="market_data")
+            speed = None if value.strip() == "max" else float(value)
+        return cls(folder, speed)
+
+    def available(self) -> list[tuple[str, str]]:
+        return sorted(self._files)
+
+    def symbols(self) -> list[str]:
+        return sorted({s for s, _ in self._files})
+
+    def has(self, symbol: str, timeframe: str) -> bool:
+        return (symbol, timeframe) in self._files
+
+    def series(self, symbol: str, timeframe: str) -> Series:
+        key = (symbol, timeframe)
+        s = self._series.get(key)
+        if s is None:
+            if key not in self._files:
+                raise InvalidArgument(f"no market data for {symbol} at {timeframe}", field="markets")
+            s = self._series[key] = load_csv(self._files[key], symbol, timeframe)
+        return s
+
+    def start_time(self, keys: Sequence[tuple[str, str]]) -> int:
+        return min(int(self.series(s, tf).times[0]) for s, tf in keys)
+
+    def next_time(self, keys: Sequence[tuple[str, str]]) -> int | None:
+        """Time of the first candle after ``now_ms`` among ``keys`` (None when replay ended)."""
+        best = None
+        for s, tf in keys:
+            series = self.series(s, tf)
+            i = bisect.bisect_right(series.times, self.now_ms) if self.now_ms is not None else 0
+            if i < len(series.times):
+                t = int(series.times[i])
+                best = t if best is None else min(best, t)
+        return best
+
+    def index_at(self, symbol: str, timeframe: str, ts: int) -> int:
+        """Index of the newest candle at or before ``ts`` (-1 when none)."""
+        series = self.series(symbol, timeframe)
+        return bisect.bisect_right(series.times, ts) - 1
+
+    def last_candle(self, symbol: str, timeframe: str | None = None) -> Candle | None:
+        if self.now_ms is None:
+            return None
+        tfs = [timeframe] if timeframe else [tf for s, tf in self._files if s == symbol]
+        for tf in tfs:
+            if (symbol, tf) in self._files:
+                i = self.index_at(symbol, tf, self.now_ms)
+                if i >= 0:
+                    return self.series(symbol, tf).candle(i)
+        return None
+
+    def usd_price(self, asset: str) -> None:
+        """Replay files rarely quote in USD; unknown (risk then sees notional 0)."""
+        return None
+
+    async def pace(self, timeframe_ms: int) -> None:
+        """Wait between two released candles according to ``speed``."""
+        if self.speed:
+            await asyncio.sleep(timeframe_ms / 1000 / self.speed)
+        else:
+            await asyncio.sleep(0)

@@ -1,0 +1,473 @@
+"""The order path: write-ahead, risk gate, broker call, state machine, fills, positions, events.
+
+Invariants
+----------
+- The client order id is deterministic from (bot, signal) and unique in ``trading_orders``: a
+  retried or replayed signal finds its order instead of making a second one.
+- The order row reaches the database (state ``submitted``) *before* the broker is called, in
+  the transaction where risk counted it. A crash after that leaves a ``submitted`` row that
+  :meth:`OrderManager.resolve` settles by fetching by client order id — never by re-sending.
+- A fill is recorded once per (account, venue fill id); positions and paper balances move only
+  when a fill row is inserted, in the same transaction.
+- Every transition, fill and position change writes an event to the outbox in that
+  transaction; it is published after commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Callable, Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from nija.core.errors import Unavailable
+from nija.core.plugins.broker import (
+    Broker,
+    BrokerBadRequest,
+    BrokerNeedsOperator,
+    BrokerOrderNotFound,
+    BrokerOutcomeUnknown,
+    BrokerRetryable,
+    OrderSpec,
+    VenueFill,
+    VenueOrder,
+)
+from nija.core.portfolio import Fill, Position, Side
+from nija.core.risk import OrderRequest, RiskRejected
+from nija.core.trading._events import EventRelay, EventWriter, order_message, position_message, trade_message
+from nija.core.trading._ledger import balance_changes, fee_in_quote
+from nija.core.trading._model import OrderIntent, OrderState, check_transition, client_order_id, split_symbol, state_from_venue
+from nija.core.trading._tables import fills, orders, paper_balances, positions
+
+log = logging.getLogger(__name__)
+ZERO = Decimal(0)
+USD_LIKE = frozenset({"USD", "USDT", "USDC", "BUSD", "DAI"})
+
+
+@dataclass(frozen=True)
+class Account:
+    """A venue account as the order path sees it."""
+
+    key: str
+    broker: Broker
+    paper: bool
+    connection_id: str | None = None
+    exchange: str = "paper"
+
+
+def _row(r) -> dict[str, Any]:
+    return dict(r._mapping)
+
+
+class OrderManager:
+    """Places, resolves, cancels and settles orders of every account.
+
+    Parameters
+    ----------
+    db : nija.core.db.Database
+    clock : nija.core.clock.Clock
+    risk : PreTradeCheck
+        The platform's risk engine (or the permissive default).
+    relay : EventRelay
+    usd_price : callable, optional
+        ``asset -> Decimal | None``: the USD value of one unit, for risk's notional and equity
+        (USD stablecoins count 1:1; an unknown price counts the notional as 0 and is logged).
+    resolve_delays : sequence of float
+        Back-off (seconds) between fetches when settling an order whose submit had no answer.
+    """
+
+    def __init__(self, db, clock, risk, relay: EventRelay, *, usd_price: Callable[[str], Decimal | None] | None = None,
+                 resolve_delays: Sequence[float] = (0.05, 0.2, 0.5, 1.0, 2.0),
+                 retry_delays: Sequence[float] = (0.5, 1.0, 2.0)) -> None:
+        self.db = db
+        self.clock = clock
+        self.risk = risk
+        self.relay = relay
+        self.usd_price = usd_price or (lambda asset: None)
+        self.resolve_delays = tuple(resolve_delays)
+        self.retry_delays = tuple(retry_delays)
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # ------------------------------------------------------------------------------ helpers
+    def _lock(self, client_id: str) -> asyncio.Lock:
+        lock = self._locks.get(client_id)
+        if lock is None:
+            lock = self._locks[client_id] = asyncio.Lock()
+        return lock
+
+    def _usd(self, asset: str) -> Decimal | None:
+        return Decimal(1) if asset in USD_LIKE else self.usd_price(asset)
+
+    async def get(self, client_id: str) -> dict[str, Any] | None:
+        async with self.db.transaction() as conn:
+            r = (await conn.execute(select(orders).where(orders.c.client_order_id == client_id))).first()
+        return _row(r) if r else None
+
+    async def _equity_usd(self, conn: AsyncConnection, account: Account) -> Decimal:
+        if not account.paper:
+            return ZERO  # live equity comes from the venue; risk sizes against its own state then
+        rows = (await conn.execute(select(paper_balances.c.asset, paper_balances.c.total)
+                                   .where(paper_balances.c.account_key == account.key))).all()
+        return sum(((r.total * (self._usd(r.asset) or ZERO)) for r in rows), ZERO)
+
+    async def _transition(self, conn, writer: EventWriter, order: dict, target: OrderState, **values) -> dict:
+        check_transition(OrderState(order["state"]), target)
+        values.update(state=target.value, updated_at=writer.now_ms)
+        await conn.execute(update(orders).where(orders.c.id == order["id"]).values(**values))
+        order = {**order, **values}
+        await writer.add(conn, order["user_id"], "orders", order_message(order))
+        return order
+
+    # ------------------------------------------------------------------------------ submit
+    async def submit(self, intent: OrderIntent, account: Account) -> dict[str, Any]:
+        """Place ``intent`` through ``account`` at most once; returns the order row.
+
+        Raises
+        ------
+        RiskRejected
+            After recording the order as rejected with the rule as its reason.
+        BrokerNeedsOperator
+            After recording the rejection: the bot must stop.
+        """
+        intent.validate()
+        cid = client_order_id(intent.bot_id, intent.signal_id)
+        async with self._lock(cid):
+            existing = await self.get(cid)
+            if existing is not None:
+                # A retry or a replayed signal: never a second order. Settle it if needed.
+                if existing["state"] in (OrderState.NEW.value, OrderState.SUBMITTED.value):
+                    return await self.resolve(existing, account)
+                return existing
+            try:
+                order, pending = await self._write_ahead(intent, account, cid)
+            except RiskRejected as exc:
+                order, pending = await self._record_rejected(intent, account, cid, f"{exc.rule}: {exc.message}")
+                await self.relay.publish(pending)
+                raise
+            except IntegrityError:
+                # Another process took this client order id first: it owns the send.
+                existing = await self.get(cid)
+                if existing is None:
+                    raise
+                return existing
+            await self.relay.publish(pending)
+            return await self._send(order, account)
+
+    def _risk_request(self, intent: OrderIntent, account: Account, equity: Decimal, opens: bool) -> OrderRequest:
+        base, quote = split_symbol(intent.symbol)
+        price = intent.price or intent.reference_price or intent.stop_price or ZERO
+        quote_usd = self._usd(quote)
+        if quote_usd is None:
+            log.debug("no USD price for %s; risk sees a notional of 0 for %s", quote, intent.symbol)
+        return OrderRequest(
+            user_id=intent.user_id, bot_id=intent.bot_id, broker_connection_id=account.connection_id,
+            exchange=account.exchange, symbol=intent.symbol, side=intent.side, quantity=intent.amount, price=price,
+            notional_usd=intent.amount * price * (quote_usd or ZERO), reduce_only=intent.reduce_only,
+            live=not account.paper, account_equity_usd=equity, opens_position=opens,
+        )
+
+    async def _write_ahead(self, intent: OrderIntent, account: Account, cid: str):
+        now = self.clock.now_ms()
+        writer = EventWriter(now)
+        async with self.db.transaction() as conn:
+            pos = (await conn.execute(select(positions.c.quantity).where(
+                positions.c.bot_id == intent.bot_id, positions.c.symbol == intent.symbol))).first()
+            opens = pos is None or pos.quantity == 0
+            equity = await self._equity_usd(conn, account)
+            # Risk first: it counts this order on the same connection, so a rollback (crash,
+            # rejection) un-counts it.
+            await self.risk.pre_trade(conn, self._risk_request(intent, account, equity, opens))
+            order = dict(
+                id=str(uuid.uuid4()), user_id=intent.user_id, bot_id=intent.bot_id, account_key=account.key,
+                broker=account.broker.name, broker_connection_id=account.connection_id, client_order_id=cid,
+                signal_id=intent.signal_id[:200], symbol=intent.symbol, side=intent.side, type=intent.type,
+                amount=intent.amount, price=intent.price, stop_price=intent.stop_price, post_only=intent.post_only,
+                reduce_only=intent.reduce_only, state=OrderState.NEW.value, venue_order_id=None, filled=ZERO,
+                average_price=None, fee=ZERO, reason=None, flags=None, created_at=now, updated_at=now,
+            )
+            await conn.execute(orders.insert().values(**order))
+            # "submitted" is persisted before the broker is called: after a crash this row says
+            # "maybe sent", and only a fetch by client order id settles it.
+            order = await self._transition(conn, writer, order, OrderState.SUBMITTED)
+        return order, writer.pending
+
+    async def _record_rejected(self, intent: OrderIntent, account: Account, cid: str, reason: str):
+        now = self.clock.now_ms()
+        writer = EventWriter(now)
+        order = dict(
+            id=str(uuid.uuid4()), user_id=intent.user_id, bot_id=intent.bot_id, account_key=account.key,
+            broker=account.broker.name, broker_connection_id=account.connection_id, client_order_id=cid,
+            signal_id=intent.signal_id[:200], symbol=intent.symbol, side=intent.side, type=intent.type,
+            amount=intent.amount, price=intent.price, stop_price=intent.stop_price, post_only=intent.post_only,
+            reduce_only=intent.reduce_only, state=OrderState.REJECTED.value, venue_order_id=None, filled=ZERO,
+            average_price=None, fee=ZERO, reason=reason, flags=None, created_at=now, updated_at=now,
+        )
+        async with self.db.transaction() as conn:
+            await conn.execute(orders.insert().values(**order))
+            await writer.add(conn, order["user_id"], "orders", order_message(order))
+        return order, writer.pending
+
+    def _spec(self, order: dict) -> OrderSpec:
+        return OrderSpec(
+            client_order_id=order["client_order_id"], symbol=order["symbol"], side=order["side"], type=order["type"],
+            amount=order["amount"], price=order["price"], stop_price=order["stop_price"],
+            post_only=order["post_only"], reduce_only=order["reduce_only"],
+        )
+
+    async def _report(self, order: dict, ok: bool) -> None:
+        try:
+            await self.risk.on_broker_result(order["user_id"], order["bot_id"], ok)
+        except Exception:  # noqa: BLE001 - risk bookkeeping must not lose the order's outcome
+            log.exception("risk.on_broker_result failed for order %s", order["client_order_id"])
+
+    async def _send(self, order: dict, account: Account) -> dict:
+        spec = self._spec(order)
+        for attempt in range(len(self.retry_delays) + 1):
+            try:
+                venue = await account.broker.place_order(spec)
+            except BrokerRetryable as exc:
+                # Refused before processing (429): sending the same client order id again is safe.
+                if attempt == len(self.retry_delays):
+                    await self._report(order, False)
+                    return await self.resolve(order, account)
+                await asyncio.sleep(exc.retry_after_s or self.retry_delays[attempt])
+                continue
+            except BrokerOutcomeUnknown:
+                log.warning("order %s: submit outcome unknown; resolving by client order id", order["client_order_id"])
+                return await self.resolve(order, account)
+            except (BrokerBadRequest, BrokerNeedsOperator) as exc:
+                await self._report(order, False)
+                rejected = await self._settle_rejected(order, f"broker: {exc.message}")
+                if isinstance(exc, BrokerNeedsOperator):
+                    raise
+                return rejected
+            await self._report(order, True)
+            return await self.apply(order, account, venue)
+        raise AssertionError("unreachable")
+
+    async def _settle_rejected(self, order: dict, reason: str, state: OrderState = OrderState.REJECTED) -> dict:
+        writer = EventWriter(self.clock.now_ms())
+        async with self.db.transaction() as conn:
+            current = _row((await conn.execute(select(orders).where(orders.c.id == order["id"]))).first())
+            if OrderState(current["state"]).final:
+                return current
+            result = await self._transition(conn, writer, current, state, reason=reason[:500])
+            release = getattr(self.risk, "release_order", None)
+            if release is not None and current["filled"] == 0:
+                account_stub = Account(current["account_key"], None, paper=current["broker"] == "paper")  # type: ignore[arg-type]
+                intent = _intent_of(current)
+                await release(conn, self._risk_request(intent, account_stub, ZERO, True))
+        await self.relay.publish(writer.pending)
+        return result
+
+    # ------------------------------------------------------------------------------ resolve
+    async def resolve(self, order: dict, account: Account) -> dict:
+        """Settle an order whose submit outcome is unknown: fetch by client order id with
+        back-off; adopt what the venue has; expire it when the venue never saw it.
+
+        Raises
+        ------
+        Unavailable
+            When the venue cannot be asked; the order stays ``submitted`` for the next try.
+        """
+        cid = order["client_order_id"]
+        not_found = 0
+        last_error: Exception | None = None
+        for delay in (0.0, *self.resolve_delays):
+            if delay:
+                await asyncio.sleep(delay)
+            try:
+                venue = await account.broker.fetch_order(order["symbol"], client_order_id=cid)
+            except BrokerOrderNotFound:
+                not_found += 1
+                # Twice "not found" with time between: a request still in flight would have
+                # been matched by now.
+                if not_found >= 2:
+                    return await self._settle_rejected(order, "never reached the venue", OrderState.EXPIRED)
+                continue
+            except (BrokerRetryable, BrokerOutcomeUnknown) as exc:
+                last_error = exc
+                continue
+            return await self.apply(order, account, venue)
+        raise Unavailable(f"order {cid}: the venue could not confirm it ({last_error}); it stays submitted")
+
+    # ------------------------------------------------------------------------------ settle
+    async def apply(self, order: dict, account: Account, venue: VenueOrder) -> dict:
+        """Apply a venue answer: state, fills (idempotent), position, balances, events."""
+        found = list(venue.fills)
+        recorded = await self._recorded_amount(order["id"])
+        if venue.filled > recorded and sum((f.amount for f in found), ZERO) < venue.filled:
+            # The answer did not carry its executions: ask for them.
+            since = order["created_at"] - 60_000
+            found = [f for f in await account.broker.fetch_fills(order["symbol"], since)
+                     if f.order_id == venue.order_id or (f.client_order_id and f.client_order_id == order["client_order_id"])]
+        return await self._settle(order, account, venue, found)
+
+    async def _recorded_amount(self, order_id: str) -> Decimal:
+        async with self.db.transaction() as conn:
+            rows = (await conn.execute(select(fills.c.amount).where(fills.c.order_id == order_id))).all()
+        return sum((r.amount for r in rows), ZERO)
+
+    async def ingest_fills(self, account: Account, venue_fills: Sequence[VenueFill]) -> int:
+        """Record fills reported outside an order answer (paper matching, reconciliation);
+        returns how many were new. Fills of unknown orders are logged and skipped."""
+        new = 0
+        for f in venue_fills:
+            async with self.db.transaction() as conn:
+                q = select(orders).where(orders.c.account_key == account.key)
+                q = q.where(orders.c.client_order_id == f.client_order_id) if f.client_order_id else \
+                    q.where(orders.c.venue_order_id == f.order_id)
+                r = (await conn.execute(q)).first()
+            if r is None:
+                log.warning("fill %s of unknown order %s on %s: flagged, not booked", f.fill_id, f.order_id, account.key)
+                continue
+            order = _row(r)
+            writer = EventWriter(self.clock.now_ms())
+            async with self.db.transaction() as conn:
+                current = _row((await conn.execute(select(orders).where(orders.c.id == order["id"]).with_for_update())).first())
+                added = await self._book_fills(conn, writer, current, account, [f])
+                if added:
+                    new += 1
+                    filled = current["filled"] + f.amount
+                    target = OrderState.FILLED if filled >= current["amount"] else OrderState.PARTIALLY_FILLED
+                    fee = current["fee"] + fee_in_quote(f.fee, f.fee_asset, split_symbol(f.symbol)[0], f.price)
+                    avg = ((current["average_price"] or ZERO) * current["filled"] + f.price * f.amount) / filled
+                    if not OrderState(current["state"]).final:
+                        await self._transition(conn, writer, current, target, filled=filled, fee=fee, average_price=avg,
+                                               venue_order_id=current["venue_order_id"] or f.order_id)
+            await self.relay.publish(writer.pending)
+        return new
+
+    async def _settle(self, order: dict, account: Account, venue: VenueOrder, venue_fills: list[VenueFill]) -> dict:
+        writer = EventWriter(self.clock.now_ms())
+        async with self.db.transaction() as conn:
+            current = _row((await conn.execute(select(orders).where(orders.c.id == order["id"]).with_for_update())).first())
+            await self._book_fills(conn, writer, current, account, venue_fills)
+            rows = (await conn.execute(select(fills.c.amount, fills.c.price, fills.c.fee_quote)
+                                       .where(fills.c.order_id == current["id"]))).all()
+            filled = sum((r.amount for r in rows), ZERO)
+            fee = sum((r.fee_quote for r in rows), ZERO)
+            avg = (sum((r.amount * r.price for r in rows), ZERO) / filled) if filled else venue.average
+            # The venue's status with *our* recorded fills: never claim more than we booked.
+            target = state_from_venue(venue.status, max(filled, ZERO), current["amount"])
+            if venue.status == "closed" and filled < current["amount"] and venue.filled >= current["amount"]:
+                target = OrderState.PARTIALLY_FILLED if filled > 0 else OrderState.ACCEPTED
+            state = OrderState(current["state"])
+            values = dict(filled=filled, fee=fee, average_price=avg, venue_order_id=venue.order_id)
+            if state.final:
+                result = current
+            elif target == state and target != OrderState.PARTIALLY_FILLED and current["filled"] == filled:
+                await conn.execute(update(orders).where(orders.c.id == current["id"]).values(**values))
+                result = {**current, **values}
+            else:
+                if target == OrderState.PARTIALLY_FILLED and state == OrderState.PARTIALLY_FILLED and current["filled"] == filled:
+                    result = current
+                else:
+                    result = await self._transition(conn, writer, current, target, **values)
+        await self.relay.publish(writer.pending)
+        return result
+
+    async def _book_fills(self, conn, writer: EventWriter, order: dict, account: Account,
+                          venue_fills: Sequence[VenueFill]) -> int:
+        base, quote = split_symbol(order["symbol"])
+        booked = 0
+        for f in venue_fills:
+            exists = (await conn.execute(select(fills.c.id).where(
+                fills.c.account_key == account.key, fills.c.venue_fill_id == f.fill_id))).first()
+            if exists is not None:
+                continue
+            fee_quote = fee_in_quote(f.fee, f.fee_asset, base, f.price)
+            prow = (await conn.execute(select(positions).where(
+                positions.c.bot_id == order["bot_id"], positions.c.symbol == order["symbol"]).with_for_update())).first()
+            pos = Position(order["bot_id"], order["symbol"])
+            if prow is not None:
+                pos.quantity, pos.avg_entry_price = prow.quantity, prow.average_entry
+                pos.realized_pnl, pos.fees = prow.realized_pnl, prow.fees
+            was_open = pos.quantity
+            realized = pos.apply(Fill(account=order["bot_id"], symbol=order["symbol"], side=Side(f.side),
+                                      quantity=f.amount, price=f.price, fee=fee_quote, ts_ms=f.timestamp,
+                                      order_id=order["client_order_id"], liquidity="maker" if f.maker else "taker"))
+            fill_row = dict(
+                id=str(uuid.uuid4()), order_id=order["id"], user_id=order["user_id"], bot_id=order["bot_id"],
+                account_key=account.key, venue_fill_id=f.fill_id, client_order_id=order["client_order_id"],
+                symbol=order["symbol"], side=f.side, price=f.price, amount=f.amount, fee=f.fee, fee_asset=f.fee_asset,
+                fee_quote=fee_quote, realized_pnl=realized, executed_at=f.timestamp,
+            )
+            await conn.execute(fills.insert().values(**fill_row))
+            pvalues = dict(quantity=pos.quantity, average_entry=pos.avg_entry_price, realized_pnl=pos.realized_pnl,
+                           fees=pos.fees, mark_price=f.price, updated_at=writer.now_ms)
+            if prow is None:
+                pid = str(uuid.uuid4())
+                await conn.execute(positions.insert().values(id=pid, user_id=order["user_id"], bot_id=order["bot_id"],
+                                                             symbol=order["symbol"], **pvalues))
+            else:
+                pid = prow.id
+                await conn.execute(update(positions).where(positions.c.id == pid).values(**pvalues))
+            if account.paper:
+                for asset, delta in balance_changes(f.side, f.amount, f.price, f.fee, f.fee_asset, base, quote).items():
+                    await _add_balance(conn, account.key, asset, delta, writer.now_ms)
+            await self._release_position(conn, order, was_open, pos.quantity, f, realized - fee_quote, quote)
+            await writer.add(conn, order["user_id"], "fills", trade_message(fill_row))
+            await writer.add(conn, order["user_id"], "positions", position_message(
+                dict(symbol=order["symbol"], bot_id=order["bot_id"], **pvalues)))
+            booked += 1
+        return booked
+
+    async def _release_position(self, conn, order: dict, before: Decimal, after: Decimal, f: VenueFill,
+                                net_pnl: Decimal, quote: str) -> None:
+        release = getattr(self.risk, "release_position", None)
+        if release is None or before == 0 or (before > 0) == (f.side == "buy"):
+            return
+        usd = self._usd(quote) or ZERO
+        closed = min(abs(before), f.amount)
+        await release(conn, order["user_id"], notional_usd=closed * f.price * usd, closed=after == 0 or (after > 0) != (before > 0),
+                      realized_pnl_usd=net_pnl * usd)
+
+    # ------------------------------------------------------------------------------ cancel
+    async def cancel(self, order: dict, account: Account) -> dict:
+        if OrderState(order["state"]).final:
+            return order
+        try:
+            venue = await account.broker.cancel_order(order["symbol"], order_id=order["venue_order_id"],
+                                                      client_order_id=order["client_order_id"])
+        except BrokerOrderNotFound:
+            return await self.resolve(order, account)
+        return await self.apply(order, account, venue)
+
+    async def open_orders(self, *, account_key: str | None = None, user_id: str | None = None,
+                          bot_id: str | None = None) -> list[dict]:
+        open_states = [OrderState.NEW.value, OrderState.SUBMITTED.value, OrderState.ACCEPTED.value,
+                       OrderState.PARTIALLY_FILLED.value]
+        q = select(orders).where(orders.c.state.in_(open_states))
+        if account_key:
+            q = q.where(orders.c.account_key == account_key)
+        if user_id:
+            q = q.where(orders.c.user_id == user_id)
+        if bot_id:
+            q = q.where(orders.c.bot_id == bot_id)
+        async with self.db.transaction() as conn:
+            return [_row(r) for r in (await conn.execute(q.order_by(orders.c.created_at))).all()]
+
+
+def _intent_of(order: dict) -> OrderIntent:
+    return OrderIntent(user_id=order["user_id"], bot_id=order["bot_id"], signal_id=order["signal_id"],
+                       symbol=order["symbol"], side=order["side"], type=order["type"], amount=order["amount"],
+                       price=order["price"], stop_price=order["stop_price"], post_only=order["post_only"],
+                       reduce_only=order["reduce_only"])
+
+
+async def _add_balance(conn: AsyncConnection, account_key: str, asset: str, delta: Decimal, now: int) -> None:
+    row = (await conn.execute(select(paper_balances.c.total).where(
+        paper_balances.c.account_key == account_key, paper_balances.c.asset == asset).with_for_update())).first()
+    if row is None:
+        await conn.execute(paper_balances.insert().values(account_key=account_key, asset=asset, total=delta, updated_at=now))
+    else:
+        await conn.execute(update(paper_balances).where(
+            paper_balances.c.account_key == account_key, paper_balances.c.asset == asset,
+        ).values(total=row.total + delta, updated_at=now))

@@ -1,0 +1,226 @@
+"""The order path on a real database with the real paper broker and replayed candles."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from nija.core.clock import FakeClock
+from nija.core.db import Database
+from nija.core.plugins import BrokerContext
+from nija.core.risk import RiskRejected
+from nija.core.trading import (
+    Account,
+    AllowAll,
+    EventRelay,
+    IllegalTransition,
+    OrderIntent,
+    OrderManager,
+    OrderState,
+    ReplayFeed,
+    check_transition,
+    client_order_id,
+)
+from nija.core.trading._tables import events, fills, orders, paper_balances, positions
+from nija.trading.v1 import trading_pb2
+from nija_broker_paper import PaperBroker
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "ohlcv"
+
+
+class RecordingBus:
+    """An in-process EventBus: keeps what was published (NATS itself is exercised in e2e)."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, bytes, str | None]] = []
+
+    async def publish(self, subject: str, payload: bytes, *, event_id: str | None = None) -> None:
+        self.published.append((subject, payload, event_id))
+
+
+class RejectEverything:
+    async def pre_trade(self, conn, request) -> None:
+        raise RiskRejected("max_positions", "too many open positions")
+
+    async def on_broker_result(self, user_id, bot_id, ok) -> None:
+        return None
+
+
+@pytest.fixture
+async def db(database_url):
+    database = Database(database_url)
+    yield database
+    await database.close()
+
+
+def _setup(db, risk=None):
+    feed = ReplayFeed(DATA)
+    feed.now_ms = int(feed.series("ETH/BTC", "5m").times[10])
+    clock = FakeClock(feed.now_ms)
+    user = str(uuid.uuid4())
+    broker = PaperBroker(BrokerContext(account_key=f"paper:{user}", clock=clock, market_data=feed))
+    bus = RecordingBus()
+    manager = OrderManager(db, clock, risk or AllowAll(), EventRelay(db, bus, clock), resolve_delays=(0.01, 0.01))
+    return feed, user, Account(f"paper:{user}", broker, paper=True), manager, bus
+
+
+def _intent(user, bot, signal="s1", side="buy", amount="0.5", **kw):
+    return OrderIntent(user_id=user, bot_id=bot, signal_id=signal, symbol="ETH/BTC", side=side, type=kw.pop("type", "market"),
+                       amount=Decimal(amount), **kw)
+
+
+async def _advance(feed, account, manager, steps=1):
+    series = feed.series("ETH/BTC", "5m")
+    for _ in range(steps):
+        i = feed.index_at("ETH/BTC", "5m", feed.now_ms) + 1
+        feed.now_ms = int(series.times[i])
+        new = await account.broker.on_market_data("ETH/BTC", series.candle(i))
+        await manager.ingest_fills(account, new)
+
+
+def test_client_order_id_is_deterministic_and_fits_venues():
+    a = client_order_id("bot-1", "ETH/BTC:5m:1:enter_long")
+    assert a == client_order_id("bot-1", "ETH/BTC:5m:1:enter_long")
+    assert a != client_order_id("bot-2", "ETH/BTC:5m:1:enter_long")
+    assert len(a) <= 36 and a.replace("-", "").isalnum()
+
+
+@pytest.mark.parametrize("current,target,ok", [
+    ("new", "submitted", True), ("new", "filled", False), ("submitted", "accepted", True),
+    ("accepted", "partially_filled", True), ("partially_filled", "filled", True), ("filled", "cancelled", False),
+    ("cancelled", "accepted", False), ("rejected", "submitted", False), ("accepted", "submitted", False),
+])
+def test_state_machine(current, target, ok):
+    if ok:
+        check_transition(OrderState(current), OrderState(target))
+    else:
+        with pytest.raises(IllegalTransition):
+            check_transition(OrderState(current), OrderState(target))
+
+
+async def test_market_order_fills_on_next_candle_and_books_position_balance_and_events(db):
+    feed, user, account, manager, bus = _setup(db)
+    bot = str(uuid.uuid4())
+    order = await manager.submit(_intent(user, bot), account)
+    assert order["state"] == "accepted" and order["filled"] == 0
+    await _advance(feed, account, manager)
+    final = await manager.get(order["client_order_id"])
+    assert final["state"] == "filled" and final["filled"] == Decimal("0.5")
+    next_open = feed.series("ETH/BTC", "5m").candle(11).open
+    assert final["average_price"] > next_open  # slippage makes a buy worse than the open
+    async with db.transaction() as conn:
+        pos = (await conn.execute(select(positions).where(positions.c.bot_id == bot))).one()
+        bal = dict((await conn.execute(select(paper_balances.c.asset, paper_balances.c.total)
+                                        .where(paper_balances.c.account_key == account.key))).all())
+        kinds = [r.kind for r in (await conn.execute(select(events.c.kind).where(events.c.user_id == user)
+                                                      .order_by(events.c.seq))).all()]
+    assert pos.quantity == Decimal("0.5") and pos.average_entry == final["average_price"]
+    assert bal["ETH"] == Decimal("0.5")
+    assert bal["BTC"] == -(Decimal("0.5") * final["average_price"]) - final["fee"]
+    assert kinds == ["orders", "orders", "fills", "positions", "orders"]
+    subjects = [s for s, _, _ in bus.published]
+    assert subjects == [f"nija.user.{user}.{k}" for k in kinds]
+    assert len({eid for _, _, eid in bus.published}) == len(bus.published)
+    last = trading_pb2.TradingEvent.FromString(bus.published[-1][1])
+    assert last.order.state == "filled" and last.order.client_order_id == order["client_order_id"]
+
+
+async def test_a_retried_signal_never_places_twice(db):
+    feed, user, account, manager, _ = _setup(db)
+    bot = str(uuid.uuid4())
+    first = await manager.submit(_intent(user, bot, signal="same"), account)
+    again = await manager.submit(_intent(user, bot, signal="same"), account)
+    assert again["id"] == first["id"]
+    assert len(await account.broker.fetch_open_orders()) == 1
+    async with db.transaction() as conn:
+        n = (await conn.execute(select(func.count()).select_from(orders).where(orders.c.bot_id == bot))).scalar()
+    assert n == 1
+
+
+async def test_fills_are_recorded_once(db):
+    feed, user, account, manager, _ = _setup(db)
+    bot = str(uuid.uuid4())
+    order = await manager.submit(_intent(user, bot), account)
+    await _advance(feed, account, manager)
+    venue_fills = await account.broker.fetch_fills("ETH/BTC", 0)
+    assert await manager.ingest_fills(account, venue_fills) == 0  # replay of the same fills
+    venue = await account.broker.fetch_order("ETH/BTC", client_order_id=order["client_order_id"])
+    await manager.apply(await manager.get(order["client_order_id"]), account, venue)
+    async with db.transaction() as conn:
+        n = (await conn.execute(select(func.count()).select_from(fills).where(fills.c.bot_id == bot))).scalar()
+        pos = (await conn.execute(select(positions.c.quantity).where(positions.c.bot_id == bot))).scalar()
+    assert n == 1 and pos == Decimal("0.5")
+
+
+async def test_round_trip_realises_pnl_and_fees(db):
+    feed, user, account, manager, _ = _setup(db)
+    bot = str(uuid.uuid4())
+    buy = await manager.submit(_intent(user, bot, signal="in"), account)
+    await _advance(feed, account, manager)
+    sell = await manager.submit(_intent(user, bot, signal="out", side="sell", reduce_only=True), account)
+    await _advance(feed, account, manager)
+    buy, sell = await manager.get(buy["client_order_id"]), await manager.get(sell["client_order_id"])
+    assert sell["state"] == "filled"
+    async with db.transaction() as conn:
+        pos = (await conn.execute(select(positions).where(positions.c.bot_id == bot))).one()
+    assert pos.quantity == 0
+    assert pos.realized_pnl == (sell["average_price"] - buy["average_price"]) * Decimal("0.5")
+    assert pos.fees == buy["fee"] + sell["fee"] and pos.fees > 0
+
+
+async def test_risk_rejection_is_recorded_with_the_rule_and_never_reaches_the_broker(db):
+    feed, user, account, manager, bus = _setup(db, risk=RejectEverything())
+    bot = str(uuid.uuid4())
+    with pytest.raises(RiskRejected) as info:
+        await manager.submit(_intent(user, bot), account)
+    assert info.value.rule == "max_positions"
+    order = await manager.get(client_order_id(bot, "s1"))
+    assert order["state"] == "rejected" and order["reason"].startswith("max_positions")
+    assert await account.broker.fetch_open_orders() == []
+    assert trading_pb2.TradingEvent.FromString(bus.published[-1][1]).order.state == "rejected"
+
+
+async def test_broker_refusal_rejects_the_order(db):
+    feed, user, account, manager, _ = _setup(db)
+    order = await manager.submit(_intent(user, str(uuid.uuid4()), amount="1000"), account)
+    assert order["state"] == "rejected" and "insufficient" in order["reason"]
+
+
+async def test_a_submitted_order_after_a_crash_is_settled_by_client_order_id(db):
+    """The write-ahead row exists, the process died before or after sending: resolve() asks the
+    venue by client order id and never sends again."""
+    feed, user, account, manager, _ = _setup(db)
+    bot = str(uuid.uuid4())
+    sent = await manager.submit(_intent(user, bot, signal="sent"), account)
+    # Simulate "crashed after the venue took it, before the answer was recorded".
+    async with db.transaction() as conn:
+        await conn.execute(orders.update().where(orders.c.id == sent["id"]).values(state="submitted"))
+    # And "crashed before sending": a submitted row the venue never saw.
+    ghost = _intent(user, bot, signal="ghost")
+    order, _ = await manager._write_ahead(ghost, account, client_order_id(bot, "ghost"))
+    settled = await manager.resolve(await manager.get(sent["client_order_id"]), account)
+    assert settled["state"] == "accepted"
+    expired = await manager.resolve(order, account)
+    assert expired["state"] == "expired" and expired["reason"] == "never reached the venue"
+    assert len(await account.broker.fetch_open_orders()) == 1
+
+
+async def test_limit_order_partial_fills(db):
+    feed, user, account, manager, _ = _setup(db)
+    series = feed.series("ETH/BTC", "5m")
+    # A limit below the market that later candles trade through, big relative to their volume.
+    low = min(series.candle(i).low for i in range(11, 40))
+    price = (low + series.candle(10).close) / 2
+    order = await manager.submit(_intent(user, str(uuid.uuid4()), type="limit", price=price.quantize(Decimal("1e-8")),
+                                         amount="9"), account)
+    states = []
+    for _ in range(40):
+        await _advance(feed, account, manager)
+        states.append((await manager.get(order["client_order_id"]))["state"])
+        if states[-1] == "filled":
+            break
+    assert "partially_filled" in states or states[-1] == "filled"
