@@ -15,6 +15,7 @@ from nija.accounts.v1 import accounts_pb2, accounts_pb2_grpc
 from nija.admin.v1 import admin_pb2, admin_pb2_grpc
 from nija.billing.v1 import billing_pb2, billing_pb2_grpc
 from nija.core.accounts import AccountService
+from nija.core.billing import Billing, BillingConfig
 from nija.core.config import Config
 from nija.core.db import Database
 from nija.core.entitlements import Entitlements, StaticEntitlements
@@ -25,6 +26,7 @@ from nija.market.v1 import market_pb2, market_pb2_grpc
 from nija.platform.v1 import platform_pb2, platform_pb2_grpc
 from nija.risk.v1 import risk_pb2, risk_pb2_grpc
 from nija.services.accounts import AccountsServicer
+from nija.services.billing import BillingServicer, event_publisher
 from nija.services.interceptor import ServiceInterceptor
 from nija.services.platform import PlatformServicer
 from nija.services.unimplemented import unimplemented_servicer
@@ -45,6 +47,7 @@ class Platform:
     plugins: PluginManager
     bus: EventBus | None = None
     entitlements: Entitlements = field(default_factory=StaticEntitlements)
+    billing: Billing | None = None
     extra_health: dict[str, Callable] = field(default_factory=dict)
 
     @classmethod
@@ -52,7 +55,7 @@ class Platform:
         db = Database(config.database_url)
         keys = KeyStore(config.keys_dir).load()
         tokens = TokenIssuer(keys, issuer=config.jwt_issuer, audience=config.jwt_audience, ttl_s=config.access_token_ttl_s)
-        return cls(
+        platform = cls(
             config=config,
             db=db,
             keys=keys,
@@ -60,6 +63,10 @@ class Platform:
             accounts=AccountService(db, tokens, config),
             plugins=PluginManager().load_entry_points(),
         )
+        # Billing is the real Entitlements: risk, trading and the edge's rate limit read plans here.
+        platform.billing = Billing(db, BillingConfig.from_env(), publish=event_publisher(lambda: platform.bus))
+        platform.entitlements = platform.billing
+        return platform
 
     async def connect_bus(self) -> None:
         if self.config.nats_url:
@@ -115,7 +122,7 @@ def _registry(platform: Platform) -> dict[str, tuple[Callable, object, Callable[
         "risk": (risk_pb2_grpc.add_RiskServiceServicer_to_server, ri,
                  later(risk_pb2_grpc.RiskServiceServicer, ri, "arrives with the risk work")),
         "billing": (billing_pb2_grpc.add_BillingServiceServicer_to_server, bi,
-                    later(billing_pb2_grpc.BillingServiceServicer, bi, "arrives with the billing work")),
+                    lambda: BillingServicer(platform.billing or Billing(platform.db, BillingConfig.from_env()))),
         "market": (market_pb2_grpc.add_MarketServiceServicer_to_server, ma,
                    later(market_pb2_grpc.MarketServiceServicer, ma, "arrives with the trading work")),
         "admin": (admin_pb2_grpc.add_AdminServiceServicer_to_server, ad,
