@@ -105,14 +105,58 @@ def _cmd_admin_create(args) -> int:
 
 def _cmd_plugins(args) -> int:
     from nija.core.plugins import PluginManager
+    from nija.core.strategies import describe_parameters
 
     plugins = PluginManager().load_entry_points().all()
     if not plugins:
         print("no plugins found")
         return 0
-    print(f"{'KIND':<10}{'NAME':<16}{'VERSION':<10}DISTRIBUTION")
+    print(f"{'KIND':<10}{'NAME':<22}{'VERSION':<10}DISTRIBUTION")
     for p in plugins:
-        print(f"{p.kind:<10}{p.name:<16}{p.version:<10}{p.distribution}")
+        print(f"{p.kind:<10}{p.name:<22}{p.version:<10}{p.distribution}")
+        for spec in describe_parameters(p.cls):
+            rng = ""
+            if "minimum" in spec or "maximum" in spec:
+                rng = f" [{spec.get('minimum', '')}..{spec.get('maximum', '')}]"
+            if "choices" in spec:
+                rng = f" {{{', '.join(spec['choices'])}}}"
+            print(f"{'':<10}  {spec['name']}: {spec['type']} = {spec['default']}{rng}  {spec['description']}")
+    return 0
+
+
+def _cmd_backtest(args) -> int:
+    from decimal import Decimal, InvalidOperation
+
+    from nija.core.backtest import BacktestConfig, load_csv, run_backtest
+    from nija.core.errors import NijaError
+    from nija.core.portfolio import FillModel
+
+    logging.basicConfig(level=os.environ.get("NIJA_LOG_LEVEL", "WARNING").upper(), stream=sys.stderr)
+    params = {}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            print(f"nija: --param expects key=value, got {item!r}", file=sys.stderr)
+            return 2
+        params[key.strip()] = value.strip()
+    try:
+        model = FillModel(slippage_bps=Decimal(args.slippage_bps), maker_fee_bps=Decimal(args.maker_fee_bps),
+                          taker_fee_bps=Decimal(args.taker_fee_bps))
+        config = BacktestConfig(initial_cash=Decimal(args.cash), fill_model=model,
+                                progress=False if args.no_progress else None)
+    except InvalidOperation:
+        print("nija: --cash, --slippage-bps and the fee options must be decimal numbers", file=sys.stderr)
+        return 2
+    try:
+        markets = [load_csv(path) for path in args.data]
+        result = run_backtest(args.strategy, markets, params=params, config=config)
+    except NijaError as exc:
+        print(f"nija: {exc.message}", file=sys.stderr)
+        return 2
+    print(result.summary())
+    if args.out:
+        json_path, html_path = result.write(args.out)
+        print(f"wrote {json_path} and {html_path}")
     return 0
 
 
@@ -158,6 +202,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_plugins = sub.add_parser("plugins", help="list discovered strategy and broker plugins")
     p_plugins.set_defaults(func=_cmd_plugins)
+
+    p_bt = sub.add_parser("backtest", help="run a strategy over recorded candles (CSV)")
+    p_bt.add_argument("--strategy", required=True, help="a strategy plugin name (see `nija plugins`)")
+    p_bt.add_argument("--data", required=True, action="append",
+                      help="CSV with timestamp_ms,open,high,low,close,volume; repeat for multi-market runs")
+    p_bt.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a strategy parameter")
+    p_bt.add_argument("--out", help="directory for result.json and report.html")
+    p_bt.add_argument("--cash", default="10000", help="initial cash in the quote currency (default 10000)")
+    p_bt.add_argument("--slippage-bps", default="5", help="slippage on market and stop fills (default 5)")
+    p_bt.add_argument("--maker-fee-bps", default="10", help="fee on resting limit fills (default 10)")
+    p_bt.add_argument("--taker-fee-bps", default="10", help="fee on market and stop fills (default 10)")
+    p_bt.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p_bt.set_defaults(func=_cmd_backtest)
     return parser
 
 

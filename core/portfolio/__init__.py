@@ -10,6 +10,7 @@ charged in the quote currency.
 
 from nija.core.portfolio._ledger import Fill, Portfolio, Position, Side, to_decimal
 from nija.core.portfolio.fills import Candle, FillModel, Order, OrderType
+from nija.core.portfolio.sizing import quantity_for_fraction
 
 __all__ = [
     "Candle",
@@ -20,5 +21,6 @@ __all__ = [
     "Portfolio",
     "Position",
     "Side",
+    "quantity_for_fraction",
     "to_decimal",
 ]

@@ -27,10 +27,13 @@ def to_decimal(value: object) -> Decimal:
     Floats go through ``repr`` (the shortest string that round-trips), so ``0.1`` becomes
     ``Decimal("0.1")``, not ``Decimal(0.1000000000000000055…)``.
     """
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, float):
+    kind = type(value)
+    if kind is float:
         return Decimal(repr(value))
+    if kind is Decimal:
+        return value
+    if isinstance(value, float):  # NumPy float64 and other float subclasses
+        return Decimal(repr(float(value)))
     return Decimal(str(value))
 
 
@@ -40,7 +43,11 @@ class Side(str, Enum):
 
     @property
     def sign(self) -> int:
-        return 1 if self is Side.BUY else -1
+        """+1 for a buy, -1 for a sell."""
+        return _SIGN[self]
+
+
+_SIGN = {Side.BUY: 1, Side.SELL: -1}
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from nija.core.strategies._base import (
 )
 from nija.core.strategies._compute import compute_indicators
 from nija.core.strategies._guard import StrategyDisabled, StrategyGuard
-from nija.core.strategies._params import Parameter
+from nija.core.strategies._params import Parameter, describe_parameters
 from nija.core.strategies._scanner import Scanner
 
 __all__ = [
@@ -48,4 +48,5 @@ __all__ = [
     "StrategyError",
     "StrategyGuard",
     "compute_indicators",
+    "describe_parameters",
 ]

@@ -69,6 +69,8 @@ class SignalFrame:
     take_profit: np.ndarray
 
     def column(self, t: int) -> "SignalFrame":
+        """Column ``t`` (negative counts from the end) as a ``(markets, 1)`` frame."""
+        t = t % self.entry.shape[1]
         return SignalFrame(*(a[:, t:t + 1] for a in (self.entry, self.exit, self.strength,
                                                      self.stop_loss, self.take_profit)))
 
@@ -175,10 +177,7 @@ class StrategyContext:
         def arr(v, dtype, fill):
             if v is None:
                 return np.full(shape, fill, dtype=dtype)
-            out = np.broadcast_to(np.asarray(v, dtype=dtype), shape).copy()
-            if dtype is bool:
-                return out
-            return out
+            return np.broadcast_to(np.asarray(v, dtype=dtype), shape).copy()
 
         strength_a = arr(strength, np.float64, 1.0)
         self._frame = SignalFrame(arr(entry, bool, False), arr(exit, bool, False),

@@ -94,3 +94,9 @@ def resolve(declared: Mapping[str, Parameter], given: Mapping[str, Any]) -> dict
             f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(declared)) or 'none'}",
             field=unknown[0])
     return {name: p.coerce(name, given[name] if name in given else p.default) for name, p in declared.items()}
+
+
+def describe_parameters(cls: type) -> list[dict[str, Any]]:
+    """The parameter form of any plugin class that declares ``parameters`` (else empty)."""
+    declared = getattr(cls, "parameters", None) or {}
+    return [p.describe(name) for name, p in declared.items() if isinstance(p, Parameter)]
