@@ -21,6 +21,7 @@ from nija.core.db import Database
 from nija.core.entitlements import Entitlements, StaticEntitlements
 from nija.core.events import EventBus, NatsEventBus
 from nija.core.plugins import PluginManager
+from nija.core.risk import RiskEngine
 from nija.core.security import KeyStore, TokenIssuer
 from nija.market.v1 import market_pb2, market_pb2_grpc
 from nija.platform.v1 import platform_pb2, platform_pb2_grpc
@@ -29,6 +30,7 @@ from nija.services.accounts import AccountsServicer
 from nija.services.billing import BillingServicer, event_publisher
 from nija.services.interceptor import ServiceInterceptor
 from nija.services.platform import PlatformServicer
+from nija.services.risk import RiskServicer
 from nija.services.unimplemented import unimplemented_servicer
 from nija.trading.v1 import trading_pb2, trading_pb2_grpc
 
@@ -49,6 +51,14 @@ class Platform:
     entitlements: Entitlements = field(default_factory=StaticEntitlements)
     billing: Billing | None = None
     extra_health: dict[str, Callable] = field(default_factory=dict)
+    #: Pre-trade risk and the global kill switch (made from ``db`` when not given).
+    risk: RiskEngine | None = None
+
+    def __post_init__(self) -> None:
+        if self.risk is None:
+            # Entitlements are looked up on the platform at every check, so the billing
+            # implementation installed after construction is the one risk asks.
+            self.risk = RiskEngine(self.db, entitlements=lambda: self.entitlements)
 
     @classmethod
     def build(cls, config: Config) -> "Platform":
@@ -71,6 +81,8 @@ class Platform:
     async def connect_bus(self) -> None:
         if self.config.nats_url:
             self.bus = await NatsEventBus(self.config.nats_url).connect()
+        # Every process obeys the global kill switch: the persisted state, then nija.control.killswitch.
+        await self.risk.kill_switch.start(self.config.nats_url)
 
     async def check_health(self) -> dict[str, str]:
         components: dict[str, str] = {}
@@ -91,6 +103,8 @@ class Platform:
         return components
 
     async def close(self) -> None:
+        if self.risk is not None:
+            await self.risk.kill_switch.stop()
         if self.bus is not None:
             await self.bus.close()
         await self.db.close()
@@ -119,8 +133,7 @@ def _registry(platform: Platform) -> dict[str, tuple[Callable, object, Callable[
         ),
         "trading": (trading_pb2_grpc.add_TradingServiceServicer_to_server, tr,
                     later(trading_pb2_grpc.TradingServiceServicer, tr, "arrives with the trading work")),
-        "risk": (risk_pb2_grpc.add_RiskServiceServicer_to_server, ri,
-                 later(risk_pb2_grpc.RiskServiceServicer, ri, "arrives with the risk work")),
+        "risk": (risk_pb2_grpc.add_RiskServiceServicer_to_server, ri, lambda: RiskServicer(platform.risk)),
         "billing": (billing_pb2_grpc.add_BillingServiceServicer_to_server, bi,
                     lambda: BillingServicer(platform.billing or Billing(platform.db, BillingConfig.from_env()))),
         "market": (market_pb2_grpc.add_MarketServiceServicer_to_server, ma,

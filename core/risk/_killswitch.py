@@ -214,9 +214,13 @@ class GlobalKillSwitch:
         if self._refresher is not None:
             self._refresher.cancel()
             self._refresher = None
-        if self._nc is not None and not self._nc.is_closed:
-            await self._nc.drain()
-        self._nc = None
+        nc, self._nc = self._nc, None
+        if nc is not None and not nc.is_closed:
+            try:
+                # close, not drain: nothing is pending, and NATS may already be gone at shutdown.
+                await asyncio.wait_for(nc.close(), 2)
+            except Exception:  # noqa: BLE001 - shutting down anyway
+                log.debug("kill switch NATS connection did not close cleanly", exc_info=True)
 
 
 def _log_failure(task: asyncio.Task) -> None:
