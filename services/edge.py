@@ -66,6 +66,9 @@ class EdgeSettings:
     grpc_port: int
     jwt_issuer: str
     jwt_audience: str
+    #: Loopback port of the rate-limit service (services/ratelimit.py). 0: none runs, and
+    #: Envoy's ratelimit filter fails open on every call (no limits).
+    ratelimit_port: int = 0
 
 
 def render(settings: EdgeSettings, jwks: dict, out_dir: Path, log_dir: Path) -> Path:
@@ -87,6 +90,7 @@ def render(settings: EdgeSettings, jwks: dict, out_dir: Path, log_dir: Path) -> 
         http_port=settings.http_port,
         grpc_host=settings.grpc_host,
         grpc_port=settings.grpc_port,
+        ratelimit_port=settings.ratelimit_port,
         jwt_issuer=settings.jwt_issuer,
         jwt_audience=settings.jwt_audience,
         jwks_file=jwks_file,

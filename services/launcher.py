@@ -22,6 +22,7 @@ from pathlib import Path
 from nija.core.config import Config
 from nija.core.db import migrate
 from nija.services import edge
+from nija.services.ratelimit import create_ratelimit_server
 from nija.services.server import SERVICE_NAMES, Platform, create_server
 
 log = logging.getLogger("nija")
@@ -140,7 +141,7 @@ async def up(opts: UpOptions) -> int:
         loop.add_signal_handler(sig, stop.set)
 
     nats_proc = envoy_proc = None
-    server = None
+    server = ratelimit_server = None
     platform: Platform | None = None
     try:
         if embedded_nats:
@@ -159,11 +160,15 @@ async def up(opts: UpOptions) -> int:
         platform = Platform.build(config)
         await platform.connect_bus()
         server, grpc_port = await create_server(f"127.0.0.1:{opts.grpc_port}", platform)
+        _log_billing_mode(platform)
+        # Envoy's per-user rate limits ask this loopback-only server (see services/ratelimit.py).
+        ratelimit_server, ratelimit_port = await create_ratelimit_server("127.0.0.1:0", platform.billing)
 
         edge_settings = edge.EdgeSettings(
             http_host=opts.http_host, http_port=opts.http_port, admin_port=opts.envoy_admin_port,
             grpc_host="127.0.0.1", grpc_port=grpc_port,
             jwt_issuer=config.jwt_issuer, jwt_audience=config.jwt_audience,
+            ratelimit_port=ratelimit_port,
         )
         envoy_config = edge.render(edge_settings, platform.keys.jwks(), config.data_dir / "envoy", log_dir)
         envoy_log = open(log_dir / "envoy.log", "ab")
@@ -198,12 +203,24 @@ async def up(opts: UpOptions) -> int:
     finally:
         print("NIJA is stopping…", flush=True)
         await _stop_child(envoy_proc, "envoy")
+        if ratelimit_server is not None:
+            await ratelimit_server.stop(grace=1)
         if server is not None:
             await server.stop(grace=3)
         if platform is not None:
             await platform.close()
         await _stop_child(nats_proc, "nats-server")
         print("NIJA stopped", flush=True)
+
+
+def _log_billing_mode(platform: Platform) -> None:
+    billing = platform.billing
+    if billing is not None and billing.online:
+        log.info("billing: Stripe%s", f" at {billing.config.api_base}" if billing.config.api_base else "")
+        if not billing.config.webhook_secret:
+            log.warning("billing: NIJA_STRIPE_WEBHOOK_SECRET is not set; /webhooks/stripe rejects every event")
+    else:
+        log.warning("billing is OFFLINE (NIJA_STRIPE_SECRET_KEY not set): no payments; an administrator assigns plans")
 
 
 def _safe_url(url: str) -> str:
@@ -221,6 +238,8 @@ async def serve(services: list[str], data_dir: Path, grpc_host: str, grpc_port: 
     platform = Platform.build(config)
     await platform.connect_bus()
     server, port = await create_server(f"{grpc_host}:{grpc_port}", platform, tuple(services or SERVICE_NAMES))
+    if "billing" in (services or SERVICE_NAMES):
+        _log_billing_mode(platform)
     print(f"serving {', '.join(services or SERVICE_NAMES)} on {grpc_host}:{port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
