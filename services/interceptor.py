@@ -17,6 +17,7 @@ import grpc
 
 from nija.core.errors import NijaError, PermissionDenied, Unauthenticated
 from nija.core.security import TokenIssuer
+from nija.services import callstats
 from nija.services import errors as error_mapping
 from nija.services.context import CallContext, reset_current, set_current
 
@@ -97,9 +98,12 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 token = set_current(
                     CallContext(method, request_id, _client_ip(metadata, context.peer() or ""), claims, raw)
                 )
-                return await inner(request, context)
+                response = await inner(request, context)
+                callstats.count(method, grpc.StatusCode.OK)
+                return response
             except NijaError as exc:
                 code, message, trailing = error_mapping.to_status(exc, request_id)
+                callstats.count(method, code)
                 if code is grpc.StatusCode.INTERNAL:
                     log.error("request %s %s: %s", request_id, method, exc.message)
                 await context.abort(code, message, trailing)
@@ -108,6 +112,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             except Exception:
                 log.exception("request %s %s failed", request_id, method)
                 code, message, trailing = error_mapping.internal_status(request_id)
+                callstats.count(method, code)
                 await context.abort(code, message, trailing)
             finally:
                 if token is not None:

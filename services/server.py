@@ -27,6 +27,7 @@ from nija.market.v1 import market_pb2, market_pb2_grpc
 from nija.platform.v1 import platform_pb2, platform_pb2_grpc
 from nija.risk.v1 import risk_pb2, risk_pb2_grpc
 from nija.services.accounts import AccountsServicer
+from nija.services.admin import AdminServicer
 from nija.services.billing import BillingServicer, event_publisher
 from nija.services.interceptor import ServiceInterceptor
 from nija.services.platform import PlatformServicer
@@ -53,6 +54,8 @@ class Platform:
     extra_health: dict[str, Callable] = field(default_factory=dict)
     #: Pre-trade risk and the global kill switch (made from ``db`` when not given).
     risk: RiskEngine | None = None
+    #: name → servicer instance, filled by create_server.
+    served: dict[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.risk is None:
@@ -138,8 +141,7 @@ def _registry(platform: Platform) -> dict[str, tuple[Callable, object, Callable[
                     lambda: BillingServicer(platform.billing or Billing(platform.db, BillingConfig.from_env()))),
         "market": (market_pb2_grpc.add_MarketServiceServicer_to_server, ma,
                    later(market_pb2_grpc.MarketServiceServicer, ma, "arrives with the trading work")),
-        "admin": (admin_pb2_grpc.add_AdminServiceServicer_to_server, ad,
-                  later(admin_pb2_grpc.AdminServiceServicer, ad, "arrives with the admin console work")),
+        "admin": (admin_pb2_grpc.add_AdminServiceServicer_to_server, ad, lambda: AdminServicer(platform)),
     }
 
 
@@ -163,7 +165,9 @@ async def create_server(
     names = [reflection.SERVICE_NAME, health.SERVICE_NAME]
     for name in services:
         add, descriptor, factory = registry[name]
-        add(factory(), server)
+        servicer = factory()
+        add(servicer, server)
+        platform.served[name] = servicer  # the admin metrics report which services are implemented
         names.append(descriptor.full_name)
     reflection.enable_server_reflection(names, server)
     port = server.add_insecure_port(address)
