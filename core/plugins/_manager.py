@@ -40,7 +40,8 @@ class PluginManager:
             {n.strip() for n in env_allow.split(",") if n.strip()} if env_allow else None
         )
         self._dists: dict[str, tuple[str, str]] = {}
-        if trace if trace is not None else os.environ.get("NIJA_TRACE_PLUGINS") == "1":
+        self._trace = trace if trace is not None else os.environ.get("NIJA_TRACE_PLUGINS") == "1"
+        if self._trace:
             self._pm.trace.root.setwriter(lambda msg: log.info("plugin trace: %s", msg.rstrip()))
             self._pm.enable_tracing()
 
@@ -73,6 +74,10 @@ class PluginManager:
         for impl in hook.get_hookimpls():
             try:
                 classes = impl.function() or []
+                # _collect calls each implementation itself (to isolate a crashing one), which
+                # bypasses pluggy's hook-call tracing, so trace here.
+                if self._trace:
+                    log.info("plugin trace: %s.%s() -> %r", impl.plugin_name, hook.name, classes)
             except Exception:
                 log.exception("plugin %s: %s raised; its classes are skipped", impl.plugin_name, hook.name)
                 continue
