@@ -20,6 +20,9 @@ from nija.core.errors import IndicatorError
 
 from . import _validate as v
 
+#: Below this many markets a streaming update runs on one thread.
+PARALLEL_MIN_MARKETS = 4096
+
 # kind -> (parameter defaults, inputs it reads)
 KINDS: dict[str, tuple[dict[str, float], tuple[str, ...]]] = {
     "sma": ({"timeperiod": 30}, ("close",)),
@@ -128,7 +131,9 @@ class IndicatorStream:
         update overwrites: copy them to keep them.
         """
         c = self._candle(candle, 1)
-        threads = v.num_threads()
+        # Waking an OpenMP team costs ~0.1-1 ms (more on a busy machine), far more than a
+        # serial update of a few thousand markets, so small streams stay serial.
+        threads = v.num_threads() if self.n_markets >= PARALLEL_MIN_MARKETS else 1
         result: dict[str, object] = {}
         for name, (kind, _) in self._specs.items():
             state = self._states[name]
