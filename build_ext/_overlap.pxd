@@ -62,47 +62,62 @@ cdef inline int k_wma(const double* x, Py_ssize_t n, int p, double* out) noexcep
 
 
 cdef inline int k_dema(const double* x, Py_ssize_t n, int p, double* out) noexcept nogil:
+    # TA_DEMA = 2*EMA - EMA(EMA), both EMAs in one pass and no scratch arrays:
+    # the second EMA is seeded with the SMA of the first p values of the first.
     cdef Py_ssize_t b = first_valid(x, NULL, NULL, NULL, n)
     cdef Py_ssize_t m = n - b, lb = 2 * (p - 1), i
-    cdef double k = per_to_k(p)
-    cdef double* e1
-    cdef double* e2
+    cdef double k = per_to_k(p), c = ema_c(k), e1 = 0.0, e2 = 0.0
+    cdef const double* xs = x + b
+    cdef double* o = out + b
     fill_nan(out, 0, min(n, b + lb))
     if m <= lb:
         return 0
-    e1 = <double*>malloc(2 * m * sizeof(double))
-    if e1 == NULL:
-        return 1
-    e2 = e1 + m
-    int_ema(x + b, m, p, k, e1)
-    int_ema(e1 + (p - 1), m - (p - 1), p, k, e2 + (p - 1))
-    for i in range(lb, m):
-        out[b + i] = (2.0 * e1[i]) - e2[i]
-    free(e1)
+    for i in range(p):
+        e1 += xs[i]
+    e1 = e1 / p
+    e2 = e1
+    for i in range(p, lb + 1):
+        e1 = ema_next(e1, xs[i], k, c)
+        e2 += e1
+    e2 = e2 / p
+    o[lb] = (2.0 * e1) - e2
+    for i in range(lb + 1, m):
+        e1 = ema_next(e1, xs[i], k, c)
+        e2 = ema_next(e2, e1, k, c)
+        o[i] = (2.0 * e1) - e2
     return 0
 
 
 cdef inline int k_tema(const double* x, Py_ssize_t n, int p, double* out) noexcept nogil:
+    # TA_TEMA = 3*EMA - 3*EMA(EMA) + EMA(EMA(EMA)) in one pass, no scratch arrays.
     cdef Py_ssize_t b = first_valid(x, NULL, NULL, NULL, n)
-    cdef Py_ssize_t m = n - b, lb = 3 * (p - 1), i
-    cdef double k = per_to_k(p)
-    cdef double* e1
-    cdef double* e2
-    cdef double* e3
+    cdef Py_ssize_t m = n - b, l1 = p - 1, l2 = 2 * (p - 1), lb = 3 * (p - 1), i
+    cdef double k = per_to_k(p), c = ema_c(k), e1 = 0.0, e2 = 0.0, e3 = 0.0
+    cdef const double* xs = x + b
+    cdef double* o = out + b
     fill_nan(out, 0, min(n, b + lb))
     if m <= lb:
         return 0
-    e1 = <double*>malloc(3 * m * sizeof(double))
-    if e1 == NULL:
-        return 1
-    e2 = e1 + m
-    e3 = e2 + m
-    int_ema(x + b, m, p, k, e1)
-    int_ema(e1 + (p - 1), m - (p - 1), p, k, e2 + (p - 1))
-    int_ema(e2 + 2 * (p - 1), m - 2 * (p - 1), p, k, e3 + 2 * (p - 1))
-    for i in range(lb, m):
-        out[b + i] = e3[i] + ((3.0 * e1[i]) - (3.0 * e2[i]))
-    free(e1)
+    for i in range(p):
+        e1 += xs[i]
+    e1 = e1 / p
+    e2 = e1
+    for i in range(l1 + 1, l2 + 1):
+        e1 = ema_next(e1, xs[i], k, c)
+        e2 += e1
+    e2 = e2 / p
+    e3 = e2
+    for i in range(l2 + 1, lb + 1):
+        e1 = ema_next(e1, xs[i], k, c)
+        e2 = ema_next(e2, e1, k, c)
+        e3 += e2
+    e3 = e3 / p
+    o[lb] = e3 + ((3.0 * e1) - (3.0 * e2))
+    for i in range(lb + 1, m):
+        e1 = ema_next(e1, xs[i], k, c)
+        e2 = ema_next(e2, e1, k, c)
+        e3 = ema_next(e3, e2, k, c)
+        o[i] = e3 + ((3.0 * e1) - (3.0 * e2))
     return 0
 
 
@@ -176,12 +191,14 @@ cdef inline int k_bbands(const double* x, Py_ssize_t n, int p, double nbdevup, d
 
 cdef inline int k_macd(const double* x, Py_ssize_t n, int fast, int slow, int signal,
                        double* macd, double* sig, double* hist) noexcept nogil:
-    # TA_INT_MACD: the fast EMA is seeded so that its first value lands on the same
-    # bar as the slow EMA's (SMA of the `fast` bars ending at bar slow-1).
+    # TA_INT_MACD in one pass without scratch arrays (as TA-Lib 0.8 does): the
+    # fast EMA is seeded so that its first value lands on the same bar as the
+    # slow EMA's (SMA of the `fast` bars ending at bar slow-1); the signal EMA is
+    # seeded with the SMA of the first `signal` MACD values.
     cdef Py_ssize_t b = first_valid(x, NULL, NULL, NULL, n)
     cdef Py_ssize_t m = n - b, lb, i
-    cdef double* ef
-    cdef double* es
+    cdef const double* xs = x + b
+    cdef double kf, ks, kg, cf, cs, cg, ef = 0.0, es = 0.0, eg = 0.0, line
     cdef int t
     if slow < fast:
         t = slow
@@ -193,21 +210,40 @@ cdef inline int k_macd(const double* x, Py_ssize_t n, int fast, int slow, int si
     fill_nan(hist, 0, min(n, b + lb))
     if m <= lb:
         return 0
-    ef = <double*>malloc(3 * m * sizeof(double))
-    if ef == NULL:
-        return 1
-    es = ef + m
-    int_ema(x + b + (slow - fast), m - (slow - fast), fast, per_to_k(fast), ef + (slow - fast))
-    int_ema(x + b, m, slow, per_to_k(slow), es)
-    for i in range(slow - 1, m):
-        ef[i] = ef[i] - es[i]
-    # signal line: EMA of the MACD line, written into es (aligned)
-    int_ema(ef + (slow - 1), m - (slow - 1), signal, per_to_k(signal), es + (slow - 1))
-    for i in range(lb, m):
-        macd[b + i] = ef[i]
-        sig[b + i] = es[i]
-        hist[b + i] = ef[i] - es[i]
-    free(ef)
+    macd += b
+    sig += b
+    hist += b
+    kf = per_to_k(fast)
+    ks = per_to_k(slow)
+    kg = per_to_k(signal)
+    cf = ema_c(kf)
+    cs = ema_c(ks)
+    cg = ema_c(kg)
+    for i in range(slow - fast, slow):
+        ef += xs[i]
+    ef = ef / fast
+    for i in range(slow):
+        es += xs[i]
+    es = es / slow
+    line = ef - es
+    eg = line
+    for i in range(slow, lb + 1):
+        ef = ema_next(ef, xs[i], kf, cf)
+        es = ema_next(es, xs[i], ks, cs)
+        line = ef - es
+        eg += line
+    eg = eg / signal
+    macd[lb] = line
+    sig[lb] = eg
+    hist[lb] = line - eg
+    for i in range(lb + 1, m):
+        ef = ema_next(ef, xs[i], kf, cf)
+        es = ema_next(es, xs[i], ks, cs)
+        line = ef - es
+        eg = ema_next(eg, line, kg, cg)
+        macd[i] = line
+        sig[i] = eg
+        hist[i] = line - eg
     return 0
 
 

@@ -25,7 +25,7 @@ cdef inline double ema_step(double x, int p, double k, int64_t skip,
             acc[0] = acc[0] / p
             return acc[0]
         return NAN
-    acc[0] = ((x - acc[0]) * k) + acc[0]
+    acc[0] = ema_next(acc[0], x, k, ema_c(k))
     return acc[0]
 
 
@@ -48,7 +48,7 @@ cdef inline double sma_step(double x, int p, int64_t* seen, double* total,
 cdef inline double rsi_step(double x, int p, int64_t* seen, double* prev,
                             double* gain, double* loss) noexcept nogil:
     cdef int64_t s = seen[0]
-    cdef double d, t
+    cdef double d, inv, c
     if s == 0 and x != x:
         return NAN
     seen[0] = s + 1
@@ -67,22 +67,17 @@ cdef inline double rsi_step(double x, int p, int64_t* seen, double* prev,
         loss[0] /= p
         gain[0] /= p
     else:
-        loss[0] *= (p - 1)
-        gain[0] *= (p - 1)
-        if d < 0:
-            loss[0] -= d
-        else:
-            gain[0] += d
-        loss[0] /= p
-        gain[0] /= p
-    t = gain[0] + loss[0]
-    return 100.0 * (gain[0] / t) if t > 0.0 else 0.0
+        inv = 1.0 / <double>p
+        c = 1.0 - inv
+        gain[0] = gain[0] * c + rsi_up(d) * inv
+        loss[0] = loss[0] * c + rsi_down(d) * inv
+    return rsi_value(gain[0], loss[0])
 
 
 cdef inline double atr_step(double h, double l, double c, int p, int64_t* seen,
                             double* prev_close, double* acc) noexcept nogil:
     cdef int64_t s = seen[0]
-    cdef double tr
+    cdef double tr, inv
     if s == 0 and (h != h or l != l or c != c):
         return NAN
     seen[0] = s + 1
@@ -100,7 +95,6 @@ cdef inline double atr_step(double h, double l, double c, int p, int64_t* seen,
     if p <= 1:
         acc[0] = 1.0 * tr + 0.0 * acc[0]
     else:
-        acc[0] *= p - 1
-        acc[0] += tr
-        acc[0] /= p
+        inv = 1.0 / <double>p
+        acc[0] = acc[0] * (1.0 - inv) + tr * inv
     return acc[0]

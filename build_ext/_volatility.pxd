@@ -21,7 +21,7 @@ cdef inline int k_atr(const double* high, const double* low, const double* close
     # first p true ranges, then Wilder's smoothing.
     cdef Py_ssize_t b = first_valid(high, low, close, NULL, n)
     cdef Py_ssize_t m = n - b, i
-    cdef double prev = 0.0, c
+    cdef double prev = 0.0, c, inv, keep
     fill_nan(out, 0, min(n, b + p))
     if m <= p:
         return 0
@@ -41,15 +41,20 @@ cdef inline int k_atr(const double* high, const double* low, const double* close
     for i in range(1, p + 1):
         prev += true_range(high[i], low[i], close[i - 1])
     prev = prev / p
-    for i in range(p, m):
-        if i > p:
-            prev *= p - 1
-            prev += true_range(high[i], low[i], close[i - 1])
-            prev /= p
-        if normalized:
+    # Wilder smoothing as TA-Lib 0.8 writes it: prev*(1 - 1/p) + tr*(1/p)
+    inv = 1.0 / <double>p
+    keep = 1.0 - inv
+    if normalized:
+        c = close[p]
+        out[p] = (prev / c) * 100.0 if c != 0.0 else 0.0
+        for i in range(p + 1, m):
+            prev = prev * keep + true_range(high[i], low[i], close[i - 1]) * inv
             c = close[i]
             out[i] = (prev / c) * 100.0 if c != 0.0 else 0.0
-        else:
+    else:
+        out[p] = prev
+        for i in range(p + 1, m):
+            prev = prev * keep + true_range(high[i], low[i], close[i - 1]) * inv
             out[i] = prev
     return 0
 
