@@ -93,6 +93,10 @@ class RateLimitServicer(rls_pb2_grpc.RateLimitServiceServicer):
                 status.code = _OVER
                 response.overall_code = _OVER
                 response.response_headers_to_add.append(_header("retry-after", decision.reset_s))
+                response.raw_body = (
+                    f"rate limit exceeded: the {decision.plan} plan allows {decision.limit} API calls per minute; "
+                    f"retry in {decision.reset_s} s"
+                ).encode()
         return response
 
 

@@ -57,3 +57,21 @@ def test_jwks_holds_every_signing_key(tmp_path):
     assert keys.active_kid == second
     assert all(k["kty"] == "EC" and k["alg"] == "ES256" and "d" not in k for k in jwks["keys"])
     json.dumps(jwks)
+
+
+def test_rate_limit_filter_asks_the_service_with_the_verified_subject_and_fails_open(tmp_path):
+    settings = edge.EdgeSettings(
+        http_host="127.0.0.1", http_port=18080, admin_port=19901, grpc_host="127.0.0.1", grpc_port=15051,
+        jwt_issuer="nija", jwt_audience="nija-api", ratelimit_port=15052,
+    )
+    keys = KeyStore(tmp_path / "keys").load()
+    path = edge.render(settings, keys.jwks(), tmp_path / "envoy", tmp_path / "logs")
+    result = _validate(path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = path.read_text()
+    assert "claim_to_headers: [{header_name: x-nija-user, claim_name: sub}]" in text
+    assert "request_headers: {header_name: x-nija-user, descriptor_key: user}" in text
+    limiter = text[text.index("envoy.filters.http.ratelimit"):text.index("envoy.filters.http.router")]
+    assert "failure_mode_deny: false" in limiter and "domain: nija" in limiter
+    cluster = text[text.index("- name: nija_ratelimit"):]
+    assert "port_value: 15052" in cluster and "address: 127.0.0.1" in cluster

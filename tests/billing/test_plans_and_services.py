@@ -1,0 +1,120 @@
+"""Plans as data, the state rules, the rate-limit gRPC service (fail open), billing events on NATS."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from decimal import Decimal
+
+import grpc
+import pytest
+
+from billing.support import DAY, make_offline_billing, new_user
+from nija.core.billing import PLANS, Billing, BillingConfig, plan_for_stripe_id, resolve
+from nija.core.db import Database
+
+
+def test_plans_are_the_designed_tiers():
+    table = {
+        p.id: (p.price_month_usd, p.price_year_usd, p.limits.live_trading, p.limits.max_exchanges, p.limits.max_position_usd,
+               p.limits.max_positions, p.limits.max_trades_per_day, p.limits.api_calls_per_minute)
+        for p in PLANS.values()
+    }
+    assert table == {
+        "free": (Decimal(0), Decimal(0), False, 1, None, 3, 10, 10),
+        "basic": (Decimal(49), Decimal(470), True, 2, Decimal(500), 5, 30, 30),
+        "pro": (Decimal(149), Decimal(1430), True, 5, Decimal(2000), 10, 100, 100),
+        "enterprise": (Decimal(499), Decimal(4790), True, None, Decimal(10000), 50, 500, 500),
+    }
+    assert {"meta_ai", "mmin", "tradingview"} <= PLANS["pro"].limits.features
+    assert {"gmig", "api_access"} <= PLANS["enterprise"].limits.features - PLANS["pro"].limits.features
+    assert not PLANS["basic"].limits.features & {"meta_ai", "tradingview", "gmig"}
+    assert plan_for_stripe_id("nija_pro_year") == (PLANS["pro"], "year")
+    assert plan_for_stripe_id("price_somebody_else") is None
+
+
+def test_state_rules():
+    created, now = 1_000 * DAY, 1_000 * DAY + 1
+    assert resolve("u", created, None, now, 14).plan == "pro"
+    assert (resolve("u", created, None, created + 14 * DAY, 14).plan, resolve("u", created, None, created + 14 * DAY, 14).status) == ("free", "active")
+    row = {"plan": "basic", "status": "past_due", "grace_until": now + 10}
+    assert resolve("u", created, row, now, 14).plan == "basic"
+    assert resolve("u", created, row, now + 10, 14).plan == "free"
+    assert resolve("u", created, {"plan": "pro", "status": "canceled"}, now, 14).plan == "free"
+    assert resolve("u", created, {"plan": "pro", "status": "canceled", "plan_override": "basic"}, now, 14).plan == "basic"
+    ending = {"plan": "pro", "status": "active", "cancel_at_period_end": True, "current_period_end": now + 5}
+    assert resolve("u", created, ending, now, 14).plan == "pro"
+    assert (resolve("u", created, ending, now + 5, 14).plan, resolve("u", created, ending, now + 5, 14).status) == ("free", "canceled")
+
+
+async def _rls_call(port: int, user_id: str, domain: str = "nija"):
+    from nija.services.ratelimit import rls_pb2, rls_pb2_grpc
+    from envoy.extensions.common.ratelimit.v3 import ratelimit_pb2
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = rls_pb2_grpc.RateLimitServiceStub(channel)
+        descriptor = ratelimit_pb2.RateLimitDescriptor(entries=[ratelimit_pb2.RateLimitDescriptor.Entry(key="user", value=user_id)])
+        return await stub.ShouldRateLimit(rls_pb2.RateLimitRequest(domain=domain, descriptors=[descriptor], hits_addend=1))
+
+
+async def test_rate_limit_service_over_grpc(database_url):
+    from nija.services.ratelimit import create_ratelimit_server, rls_pb2
+
+    billing, _ = make_offline_billing(database_url, trial_days=0)
+    user_id = await new_user(billing)
+    server, port = await create_ratelimit_server("127.0.0.1:0", billing)
+    try:
+        answers = [await _rls_call(port, user_id) for _ in range(11)]
+        codes = [a.overall_code for a in answers]
+        assert codes == [rls_pb2.RateLimitResponse.OK] * 10 + [rls_pb2.RateLimitResponse.OVER_LIMIT]
+        last = answers[-1]
+        headers = {h.key: h.value for h in last.response_headers_to_add}
+        assert headers["retry-after"] == "60" and headers["x-ratelimit-limit"] == "10"
+        assert last.statuses[0].current_limit.requests_per_unit == 10 and b"free plan" in last.raw_body
+        other_domain = await _rls_call(port, user_id, domain="someone-else")
+        assert other_domain.overall_code == rls_pb2.RateLimitResponse.OK
+    finally:
+        await server.stop(grace=0)
+
+
+async def test_rate_limit_service_fails_open_with_a_log(tmp_path, caplog):
+    from nija.services.ratelimit import create_ratelimit_server, rls_pb2
+
+    # A database without the schema: every query fails inside the service.
+    broken = Billing(Database(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"), BillingConfig())
+    server, port = await create_ratelimit_server("127.0.0.1:0", broken)
+    try:
+        with caplog.at_level(logging.ERROR, logger="nija.services.ratelimit"):
+            answer = await _rls_call(port, "00000000-0000-0000-0000-000000000001")
+        assert answer.overall_code == rls_pb2.RateLimitResponse.OK
+        assert "fail open" in caplog.text
+    finally:
+        await server.stop(grace=0)
+        await broken.db.close()
+
+
+async def test_plan_changes_are_published_on_nats(database_url):
+    nats = pytest.importorskip("nats")
+    from nija.billing.v1 import billing_pb2
+    from nija.core.events import NatsEventBus
+    from nija.services.billing import event_publisher
+
+    try:
+        bus = await NatsEventBus("nats://127.0.0.1:4222").connect()
+    except Exception as exc:  # noqa: BLE001
+        pytest.fail(f"the machine's NATS (127.0.0.1:4222, JetStream) is required: {exc}")
+    billing, _ = make_offline_billing(database_url)
+    billing.publish = event_publisher(lambda: bus)
+    user_id = await new_user(billing)
+    admin_id = await new_user(billing)
+    nc = await nats.connect("nats://127.0.0.1:4222")
+    try:
+        sub = await nc.subscribe(f"nija.billing.{user_id}.subscription")
+        await billing.assign_plan(admin_id, user_id, "basic")
+        msg = await sub.next_msg(timeout=10)
+        received = billing_pb2.Subscription.FromString(msg.data)
+        assert (received.plan, received.status, received.source) == ("basic", "active", "admin")
+    finally:
+        await nc.close()
+        await bus.close()
+        await asyncio.sleep(0)
