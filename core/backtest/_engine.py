@@ -250,7 +250,18 @@ class Backtester:
             return
         order = Order(f"{d.symbol}-{i}-entry", ACCOUNT, d.symbol, Side.BUY, qty, OrderType.MARKET,
                       submitted_ts_ms=ts)
-        fill = model.execute(order, _candle(d, i + 1))
+        candle = _candle(d, i + 1)
+        fill = model.execute(order, candle)
+        cash = self.portfolio.cash[ACCOUNT]
+        if fill.notional + fill.fee > cash:
+            # The next open gapped above the sizing price: buy what the cash covers, as an
+            # exchange would reject the rest for insufficient funds.
+            qty = (cash / (fill.price * (1 + model.taker_fee_bps / 10_000))).quantize(Decimal("1e-8"), "ROUND_DOWN")
+            if qty <= 0:
+                self._schedule_entry(m, i + 1)
+                return
+            fill = model.execute(Order(order.order_id, ACCOUNT, d.symbol, Side.BUY, qty, OrderType.MARKET,
+                                       submitted_ts_ms=ts), candle)
         self._book(mk, fill, i + 1)
         mk.trade = Trade(d.symbol, fill.ts_ms, fill.price, fill.quantity, fees=fill.fee)
         mk.fill_idx, mk.remaining, mk.order_ts = i + 1, fill.quantity, ts
