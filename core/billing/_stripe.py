@@ -158,9 +158,11 @@ def subscription_fields(sub: dict) -> dict:
     ``current_period_end`` moved from the subscription to its items in newer API versions;
     both places are read.
     """
-    items = (sub.get("items") or {}).get("data") or [{}]
-    item = items[0]
+    items = (sub.get("items") if isinstance(sub.get("items"), dict) else {}).get("data")
+    item = items[0] if isinstance(items, list) and items and isinstance(items[0], dict) else {}
     period_end = sub.get("current_period_end") or item.get("current_period_end") or 0
+    if not isinstance(period_end, int):
+        period_end = 0
     plan = item.get("plan") or item.get("price") or {}
     return {
         "stripe_subscription_id": sub.get("id"),

@@ -53,30 +53,40 @@ def verify(payload: bytes, signature: str | None, secret: str, tolerance_s: int)
         raise InvalidArgument("invalid Stripe-Signature (bad signature, wrong secret or too old)", field="Stripe-Signature") from None
     if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
         raise InvalidArgument("the body is not a Stripe event")
-    obj = (event.get("data") or {}).get("object")
-    if not isinstance(obj, dict):
+    data = event.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
         raise InvalidArgument("the Stripe event has no data.object")
+    if not isinstance(event.get("created", 0), int):
+        raise InvalidArgument("the Stripe event's created time is not an integer")
     return event
+
+
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
 
 
 def _ids(event_type: str, obj: dict) -> tuple[str | None, str | None]:
     """(subscription id, customer id) an event is about."""
     customer = obj.get("customer") if isinstance(obj.get("customer"), str) else None
     if event_type.startswith("customer.subscription."):
-        return obj.get("id"), customer
+        return (obj["id"] if isinstance(obj.get("id"), str) else None), customer
     sub = obj.get("subscription")
     if not sub:
         # API versions from 2025 moved it under parent.subscription_details.
-        sub = (((obj.get("parent") or {}).get("subscription_details")) or {}).get("subscription")
+        sub = _dict(_dict(obj.get("parent")).get("subscription_details")).get("subscription")
     if not sub:
-        lines = (obj.get("lines") or {}).get("data") or []
-        sub = lines[0].get("subscription") if lines and isinstance(lines[0], dict) else None
+        lines = _list(_dict(obj.get("lines")).get("data"))
+        sub = _dict(lines[0]).get("subscription") if lines else None
     return (sub if isinstance(sub, str) else None), customer
 
 
 def _invoice_period_end(obj: dict) -> int | None:
-    lines = (obj.get("lines") or {}).get("data") or []
-    ends = [line.get("period", {}).get("end") for line in lines if isinstance(line, dict)]
+    lines = _list(_dict(obj.get("lines")).get("data"))
+    ends = [_dict(_dict(line).get("period")).get("end") for line in lines]
     ends = [e for e in ends if isinstance(e, int)]
     return max(ends) * 1000 if ends else None
 

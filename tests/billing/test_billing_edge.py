@@ -165,6 +165,13 @@ def test_trial_upgrade_webhook_failure_through_envoy(stripe_nija):
     status, _, current = http("GET", f"{base}/api/v1/subscription/current", token=token)
     assert (current["plan"], current["status"]) == ("basic", "past_due") and int(current["grace_until"]) > 0
 
+    # The retry succeeds: Stripe's invoice.payment_succeeded brings the subscription back.
+    paid = event("invoice.payment_succeeded", {"object": "invoice", "customer": customer, "subscription": subscription,
+                                               "status": "paid"})
+    assert http("POST", f"{base}/webhooks/stripe", raw=paid, headers={"stripe-signature": sign(paid)})[0] == 200
+    status, _, current = http("GET", f"{base}/api/v1/subscription/current", token=token)
+    assert (current["plan"], current["status"], int(current["grace_until"])) == ("basic", "active", 0)
+
     status, _, body = http("POST", f"{base}/api/v1/subscription/cancel", {}, token=token)
     assert status == 200 and body["cancel_at_period_end"] is True
 

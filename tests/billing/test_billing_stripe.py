@@ -274,3 +274,20 @@ async def test_api_calls_are_counted_per_user_window_against_the_plan(database_u
     assert (await count_api_call(billing, user_id)).allowed, "a new window starts after the old one ends"
     items = {i.name: i.used for i in await usage(billing, user_id)}
     assert items["api_calls_this_minute"] == 1 and items["api_calls_today"] == 12
+
+
+async def test_signed_but_malformed_events_are_400_not_500(database_url, localstripe):
+    billing, _ = make_billing(database_url, localstripe)
+    before = await _events_count(billing)
+    for body in (b"not json", b'{"id": 1, "type": "x"}', b'[1, 2]',
+                 b'{"id": "evt_bad1", "type": "invoice.paid", "data": {"object": []}}',
+                 b'{"id": "evt_bad2", "type": "invoice.paid", "created": "yesterday", "data": {"object": {}}}',
+                 "\u00ff".encode("latin-1")):
+        with pytest.raises(InvalidArgument):
+            await handle_webhook(billing, body, sign(body))
+    assert await _events_count(billing) == before
+    # Odd shapes inside a well-formed event are tolerated (and match nobody).
+    odd = event("invoice.payment_failed", {"customer": 7, "subscription": ["x"], "lines": [], "parent": "p"})
+    assert await _deliver(billing, odd) == "ignored"
+    odd_sub = event("customer.subscription.updated", {"id": 5, "items": "none", "current_period_end": "soon"})
+    assert await _deliver(billing, odd_sub) == "ignored"
