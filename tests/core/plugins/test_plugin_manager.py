@@ -48,3 +48,14 @@ def test_every_hook_is_documented():
     for name in hooks:
         doc = getattr(hookspecs, name).__doc__ or ""
         assert "Returns" in doc and "firstresult" in doc, f"{name} lacks a full docstring"
+
+
+def test_every_hook_is_in_docs_plugins_md():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "plugins.md").read_text()
+    # Every function pluggy's HookspecMarker("nija") marked, whatever its name.
+    hooks = [name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "nija_spec")]
+    assert {"register_brokers", "register_strategies"} <= set(hooks)
+    for name in hooks:
+        assert f"### {name}" in doc, f"docs/plugins.md has no section for the {name} hook"
