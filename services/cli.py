@@ -36,7 +36,7 @@ def _cmd_up(args) -> int:
     _setup_logging(data_dir)
     opts = UpOptions(
         data_dir=data_dir, http_host=args.http_host, http_port=args.http_port, grpc_port=args.grpc_port,
-        envoy_admin_port=args.envoy_admin_port, nats_port=args.nats_port,
+        envoy_admin_port=args.envoy_admin_port, nats_port=args.nats_port, stream_port=args.stream_port,
     )
     try:
         return asyncio.run(up(opts))
@@ -49,13 +49,13 @@ def _cmd_serve(args) -> int:
     from nija.services.launcher import serve
     from nija.services.server import SERVICE_NAMES
 
-    unknown = sorted(set(args.services) - set(SERVICE_NAMES))
+    unknown = sorted(set(args.services) - set(SERVICE_NAMES) - {"stream"})
     if unknown:
         print(f"nija: unknown service(s) {', '.join(unknown)}; choose from {', '.join(SERVICE_NAMES)}", file=sys.stderr)
         return 2
     data_dir = _data_dir(args.data_dir)
     _setup_logging(data_dir)
-    return asyncio.run(serve(args.services, data_dir, args.grpc_host, args.grpc_port, args.migrate))
+    return asyncio.run(serve(args.services, data_dir, args.grpc_host, args.grpc_port, args.migrate, args.stream_port))
 
 
 def _cmd_migrate(args) -> int:
@@ -178,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_up.add_argument("--grpc-port", type=_port, default=50051, help="gRPC port (default 50051)")
     p_up.add_argument("--envoy-admin-port", type=_port, default=9901, help="Envoy admin port (default 9901)")
     p_up.add_argument("--nats-port", type=_port, default=None, help="embedded NATS port (default: a free port)")
+    p_up.add_argument("--stream-port", type=_port, default=None,
+                      help="loopback port of the WebSocket/dashboard service behind Envoy (default: a free port)")
     p_up.set_defaults(func=_cmd_up)
 
     p_serve = sub.add_parser("serve", help="run chosen gRPC services only (production shape)")
@@ -186,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_serve.add_argument("--grpc-host", default="127.0.0.1")
     p_serve.add_argument("--grpc-port", type=int, default=50051)
     p_serve.add_argument("--migrate", action="store_true", help="apply database migrations first")
+    p_serve.add_argument("--stream-port", type=_port, default=8090, help="port of the `stream` service (default 8090)")
     p_serve.set_defaults(func=_cmd_serve)
 
     p_migrate = sub.add_parser("migrate", help="apply database migrations")

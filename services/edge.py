@@ -18,8 +18,11 @@ PUBLIC_PATHS = (
     "/api/v1/auth/reset-password",
     "/api/v1/auth/reset-password/confirm",
     "/healthz",
+    # the dashboard's page (it logs in through the public auth routes)
+    "/",
+    "/index.html",
 )
-PUBLIC_PREFIXES = ("/webhooks/",)
+PUBLIC_PREFIXES = ("/webhooks/", "/assets/")
 
 SERVICES = (
     "nija.accounts.v1.AccountsService",
@@ -69,6 +72,8 @@ class EdgeSettings:
     #: Loopback port of the rate-limit service (services/ratelimit.py). 0: none runs, and
     #: Envoy's ratelimit filter fails open on every call (no limits).
     ratelimit_port: int = 0
+    #: Loopback port of the stream service (WebSockets, dashboard). 0: none runs (503).
+    stream_port: int = 0
 
 
 def render(settings: EdgeSettings, jwks: dict, out_dir: Path, log_dir: Path) -> Path:
@@ -91,6 +96,7 @@ def render(settings: EdgeSettings, jwks: dict, out_dir: Path, log_dir: Path) -> 
         grpc_host=settings.grpc_host,
         grpc_port=settings.grpc_port,
         ratelimit_port=settings.ratelimit_port,
+        stream_port=settings.stream_port,
         jwt_issuer=settings.jwt_issuer,
         jwt_audience=settings.jwt_audience,
         jwks_file=jwks_file,

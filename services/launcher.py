@@ -23,6 +23,7 @@ from nija.core.config import Config
 from nija.core.db import migrate
 from nija.services import edge
 from nija.services.ratelimit import create_ratelimit_server
+from nija.services.stream import StreamSettings, default_static_dir, start_stream_server
 from nija.services.server import SERVICE_NAMES, Platform, create_server
 
 log = logging.getLogger("nija")
@@ -112,6 +113,7 @@ class UpOptions:
     grpc_port: int = 50051
     envoy_admin_port: int = 9901
     nats_port: int | None = None
+    stream_port: int | None = None  # WebSockets and the dashboard (loopback; a free port by default)
 
 
 def _nats_binary() -> str:
@@ -130,6 +132,8 @@ async def up(opts: UpOptions) -> int:
     check_port(opts.http_host, opts.http_port, "--http-port")
     check_port("127.0.0.1", opts.grpc_port, "--grpc-port")
     check_port("127.0.0.1", opts.envoy_admin_port, "--envoy-admin-port")
+    if opts.stream_port:
+        check_port("127.0.0.1", opts.stream_port, "--stream-port")
     nats_port = None
     if embedded_nats:
         nats_port = opts.nats_port or free_port()
@@ -141,7 +145,7 @@ async def up(opts: UpOptions) -> int:
         loop.add_signal_handler(sig, stop.set)
 
     nats_proc = envoy_proc = None
-    server = ratelimit_server = None
+    server = ratelimit_server = stream_runner = None
     platform: Platform | None = None
     try:
         if embedded_nats:
@@ -163,12 +167,17 @@ async def up(opts: UpOptions) -> int:
         _log_billing_mode(platform)
         # Envoy's per-user rate limits ask this loopback-only server (see services/ratelimit.py).
         ratelimit_server, ratelimit_port = await create_ratelimit_server("127.0.0.1:0", platform.billing)
+        # WebSockets ⇄ NATS and the dashboard's files, behind Envoy (services/stream.py).
+        stream_runner, _, stream_port = await start_stream_server(
+            platform.tokens, config.nats_url, "127.0.0.1", opts.stream_port or 0,
+            StreamSettings(static_dir=default_static_dir()),
+        )
 
         edge_settings = edge.EdgeSettings(
             http_host=opts.http_host, http_port=opts.http_port, admin_port=opts.envoy_admin_port,
             grpc_host="127.0.0.1", grpc_port=grpc_port,
             jwt_issuer=config.jwt_issuer, jwt_audience=config.jwt_audience,
-            ratelimit_port=ratelimit_port,
+            ratelimit_port=ratelimit_port, stream_port=stream_port,
         )
         envoy_config = edge.render(edge_settings, platform.keys.jwks(), config.data_dir / "envoy", log_dir)
         envoy_log = open(log_dir / "envoy.log", "ab")
@@ -182,7 +191,10 @@ async def up(opts: UpOptions) -> int:
         base = f"http://{opts.http_host}:{opts.http_port}"
         print(f"NIJA is up (pid {os.getpid()})", flush=True)
         print(f"  REST API (Envoy)  {base}/api/v1", flush=True)
+        print(f"  dashboard         {base}/", flush=True)
+        print(f"  WebSocket (Envoy) ws://{opts.http_host}:{opts.http_port}/ws/{{positions,trades,market-data,notifications}}", flush=True)
         print(f"  gRPC              127.0.0.1:{grpc_port}", flush=True)
+        print(f"  stream service    http://127.0.0.1:{stream_port}", flush=True)
         print(f"  Envoy admin       http://127.0.0.1:{opts.envoy_admin_port}", flush=True)
         print(f"  NATS              {config.nats_url}{' (embedded)' if embedded_nats else ''}", flush=True)
         print(f"  database          {_safe_url(config.database_url)}", flush=True)
@@ -203,6 +215,8 @@ async def up(opts: UpOptions) -> int:
     finally:
         print("NIJA is stopping…", flush=True)
         await _stop_child(envoy_proc, "envoy")
+        if stream_runner is not None:
+            await stream_runner.cleanup()
         if ratelimit_server is not None:
             await ratelimit_server.stop(grace=1)
         if server is not None:
@@ -230,22 +244,47 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-async def serve(services: list[str], data_dir: Path, grpc_host: str, grpc_port: int, run_migrations: bool) -> int:
-    """Production shape: chosen services in this process, no embedded NATS or Envoy."""
+async def serve(
+    services: list[str], data_dir: Path, grpc_host: str, grpc_port: int, run_migrations: bool,
+    stream_port: int = 8090,
+) -> int:
+    """Production shape: chosen services in this process, no embedded NATS or Envoy.
+
+    ``stream`` among ``services`` runs the WebSocket/dashboard service on ``grpc_host:stream_port``
+    (it needs ``NIJA_NATS_URL``); the other names are gRPC services.
+    """
     config = Config.from_env(data_dir)
     if run_migrations:
         await migrate(config.database_url)
     platform = Platform.build(config)
     await platform.connect_bus()
+    stream_runner = None
+    if "stream" in services:
+        if not config.nats_url:
+            raise SystemExit("nija serve stream needs NIJA_NATS_URL (the JetStream server to read events from)")
+        stream_runner, _, bound = await start_stream_server(
+            platform.tokens, config.nats_url, grpc_host, stream_port, StreamSettings(static_dir=default_static_dir())
+        )
+        print(f"serving stream (WebSockets, dashboard) on http://{grpc_host}:{bound}", flush=True)
+        services = [s for s in services if s != "stream"]
+        if not services:
+            return await _serve_until_stopped(None, stream_runner, platform)
     server, port = await create_server(f"{grpc_host}:{grpc_port}", platform, tuple(services or SERVICE_NAMES))
     if "billing" in (services or SERVICE_NAMES):
         _log_billing_mode(platform)
     print(f"serving {', '.join(services or SERVICE_NAMES)} on {grpc_host}:{port}", flush=True)
+    return await _serve_until_stopped(server, stream_runner, platform)
+
+
+async def _serve_until_stopped(server, stream_runner, platform: Platform) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    await server.stop(grace=5)
+    if stream_runner is not None:
+        await stream_runner.cleanup()
+    if server is not None:
+        await server.stop(grace=5)
     await platform.close()
     return 0
