@@ -81,3 +81,15 @@ def test_invalid_fills_and_float_conversion():
         fill("buy", "1", "-1")
     assert to_decimal(0.1) == D("0.1")
     assert to_decimal(5.2900000000000005e-05) == D("0.000052900000000000005")
+
+
+def test_sizing_by_fraction_of_equity_is_capped_by_cash_and_rounded_down():
+    from nija.core.portfolio import quantity_for_fraction
+
+    q = quantity_for_fraction(equity=D("1000"), fraction=D("0.1"), price=D("3"), cash=D("1000"))
+    assert q == D("33.33333333")
+    # Only 50 in cash: buys what 50 covers after 20 bps of costs.
+    q = quantity_for_fraction(equity=D("1000"), fraction=D("0.1"), price=D("3"), cash=D("50"), cost_bps=D("20"))
+    assert q == D("16.63339986") and q * D("3") * D("1.002") <= D("50")
+    assert quantity_for_fraction(equity=D("1000"), fraction=D("0.1"), price=D("3"), cash=D("0")) == 0
+    assert quantity_for_fraction(equity=D("1000"), fraction=D("5"), price=D("1"), cash=D("2000"), step=D("1")) == D("1000")

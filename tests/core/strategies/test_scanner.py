@@ -60,3 +60,31 @@ def test_streaming_cycles_match_the_batch_decisions(markets):
                 assert s.ts_ms == times[t]
         seen += len(got)
     assert seen > 0
+
+
+def test_positions_are_a_read_only_view(markets):
+    from decimal import Decimal
+
+    from nija.core.strategies import PositionView, Strategy
+
+    seen = {}
+
+    class Looker(Strategy):
+        name = "looker"
+
+        def indicators(self):
+            return {}
+
+        def evaluate(self, ctx):
+            seen["positions"] = ctx.positions
+            seen["now"] = ctx.now_ms
+            try:
+                ctx.positions["X"] = None
+            except TypeError:
+                seen["read_only"] = True
+
+    candles, times = stacked(markets, 50)
+    view = {"ETH/BTC": PositionView("ETH/BTC", Decimal("1.5"), Decimal("0.09"))}
+    assert Scanner(Looker(), [m.symbol for m in markets]).scan(candles, times, positions=view) == []
+    assert seen["positions"]["ETH/BTC"].quantity == Decimal("1.5") and seen["read_only"]
+    assert seen["now"] == int(times[-1])
