@@ -174,6 +174,8 @@ class Backtester:
         self.trades: list[Trade] = []
         self.lookahead_checked = 0
         self._heap: list[tuple] = []
+        # Skip the no-op default callback (thousands of calls on long runs).
+        self._wants_fills = type(strategy).on_fill is not Strategy.on_fill
         self._cash_events: list[tuple[int, float]] = []
 
     # -- signals ---------------------------------------------------------------------------
@@ -229,7 +231,8 @@ class Backtester:
         self.portfolio.apply(fill)
         mk.qty_delta[j] += float(fill.quantity) * fill.side.sign
         self._cash_events.append((int(mk.data.ts[j]), float(-fill.side.sign * fill.notional - fill.fee)))
-        self.guard.call(self.bot_id, self.strategy, "on_fill", fill)
+        if self._wants_fills:
+            self.guard.call(self.bot_id, self.strategy, "on_fill", fill)
 
     def _enter(self, m: int, i: int) -> None:
         mk = self._m[m]

@@ -213,3 +213,19 @@ def test_progress_bar_on_request(eth, capsys):
     run_backtest("apex", [eth], config=BacktestConfig(initial_cash=Decimal(1), progress=True))
     err = capsys.readouterr().err
     assert "backtest [" in err and "100%" in err
+
+
+def test_optional_callbacks_are_called(eth):
+    calls = {"start": [], "fills": []}
+
+    class Watching(Apex):
+        def on_start(self, symbols, **kwargs):
+            calls["start"].append(symbols)
+
+        def on_fill(self, fill, **kwargs):
+            calls["fills"].append(fill)
+
+    bt = Backtester(Watching(oversold=35), [eth], CASH1)
+    bt.run()
+    assert calls["start"] == [("ETH/BTC",)]
+    assert calls["fills"] == bt.portfolio.fills and len(calls["fills"]) >= 2
