@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
+from nija.core.errors import StrategyError
 from nija.core.strategies._params import Parameter, resolve
 
 
@@ -234,6 +235,11 @@ class Strategy(ABC):
     lookback: ClassVar[int] = 2
 
     def __init__(self, **params: Any) -> None:
+        if type(self).INTERFACE_VERSION > Strategy.INTERFACE_VERSION:
+            raise StrategyError(
+                f"strategy {getattr(self, 'name', type(self).__name__)} needs strategy interface "
+                f"{type(self).INTERFACE_VERSION}; this NIJA provides {Strategy.INTERFACE_VERSION}: upgrade NIJA",
+                strategy=getattr(self, "name", ""))
         self.params: Mapping[str, Any] = MappingProxyType(resolve(self.parameters, params))
 
     @abstractmethod

@@ -229,3 +229,13 @@ def test_optional_callbacks_are_called(eth):
     bt.run()
     assert calls["start"] == [("ETH/BTC",)]
     assert calls["fills"] == bt.portfolio.fills and len(calls["fills"]) >= 2
+
+
+def test_broken_candles_become_gaps(eth):
+    close = eth.close.copy()
+    close[1000:1010] = np.nan  # a feed outage
+    broken = from_arrays(eth.symbol, eth.ts, eth.open, eth.high, eth.low, close, eth.volume)
+    assert len(broken) == len(eth) - 10 and broken.gaps() == 1
+    res = run_backtest("apex", [broken], params={"oversold": 35}, config=CASH1)
+    assert res.markets[0]["gaps"] == 1 and res.metrics["trades"] > 0
+    assert all(np.isfinite(res.equity))

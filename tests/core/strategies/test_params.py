@@ -53,3 +53,13 @@ def test_abstract_methods_are_required():
         Incomplete()
     with pytest.raises(ValueError):
         Parameter("decimal", 1)
+
+
+def test_a_plugin_for_a_newer_interface_is_refused_clearly():
+    from nija.core.errors import StrategyError
+
+    class FromTheFuture(Apex):
+        INTERFACE_VERSION = Strategy.INTERFACE_VERSION + 1
+
+    with pytest.raises(StrategyError, match="upgrade NIJA"):
+        FromTheFuture()
