@@ -53,6 +53,33 @@ cdef extern from *:
     """
     double max_sd "nija_max_sd"(double a, double b) noexcept nogil
 
+cdef extern from *:
+    """
+    /* (a < b) ? a : b as one minsd (same NaN rule as nija_max_sd). */
+    #if defined(__SSE2__)
+    static inline double nija_min_sd(double a, double b) {
+        return _mm_cvtsd_f64(_mm_min_sd(_mm_set_sd(a), _mm_set_sd(b)));
+    }
+    #else
+    static inline double nija_min_sd(double a, double b) { return a < b ? a : b; }
+    #endif
+    """
+    double min_sd "nija_min_sd"(double a, double b) noexcept nogil
+
+cdef extern from *:
+    """
+    /* (a > b) ? v : 0.0 without a branch: cmpsd mask AND v (false on NaN). */
+    #if defined(__SSE2__)
+    static inline double nija_sel_gt(double a, double b, double v) {
+        __m128d mask = _mm_cmpgt_sd(_mm_set_sd(a), _mm_set_sd(b));
+        return _mm_cvtsd_f64(_mm_and_pd(mask, _mm_set_sd(v)));
+    }
+    #else
+    static inline double nija_sel_gt(double a, double b, double v) { return a > b ? v : 0.0; }
+    #endif
+    """
+    double sel_gt "nija_sel_gt"(double a, double b, double v) noexcept nogil
+
 
 cdef inline bint is_zero(double v) noexcept nogil:
     # TA-Lib's TA_IS_ZERO
@@ -225,6 +252,141 @@ cdef inline int int_rsi(const double* x, Py_ssize_t m, int p, double* out) noexc
     return 0
 
 
+cdef inline void roll_max(const double* a, Py_ssize_t today, Py_ssize_t trailing, bint ties_recent,
+                          Py_ssize_t* idx, double* val) noexcept nogil:
+    """Highest of a[trailing..today] and its index, from the previous window's.
+
+    TA-Lib's incremental scheme: the window is rescanned only when its extreme
+    has left it, else only the new value is compared. The comparisons are
+    TA-Lib's (`>` in a rescan, `>=` for a new value; `>=` in both when
+    ties_recent, as AROON does), so NaN and ties behave as in TA-Lib, but they
+    are written as selects (maxsd / cmov): on market data "is this a new high"
+    is a coin flip, and a mispredicted branch costs more than the whole step.
+    """
+    cdef Py_ssize_t i, j = idx[0]
+    cdef double v = val[0], t
+    if j < trailing:
+        j = trailing
+        v = a[trailing]
+        for i in range(trailing + 1, today + 1):
+            t = a[i]
+            if ties_recent:
+                j = i if t >= v else j
+            else:
+                j = i if t > v else j
+            v = max_sd(t, v)
+    else:
+        t = a[today]
+        j = today if t >= v else j
+        v = max_sd(t, v)
+    idx[0] = j
+    val[0] = v
+
+
+cdef inline void roll_min(const double* a, Py_ssize_t today, Py_ssize_t trailing, bint ties_recent,
+                          Py_ssize_t* idx, double* val) noexcept nogil:
+    """Lowest of a[trailing..today] and its index; see roll_max."""
+    cdef Py_ssize_t i, j = idx[0]
+    cdef double v = val[0], t
+    if j < trailing:
+        j = trailing
+        v = a[trailing]
+        for i in range(trailing + 1, today + 1):
+            t = a[i]
+            if ties_recent:
+                j = i if t <= v else j
+            else:
+                j = i if t < v else j
+            v = min_sd(t, v)
+    else:
+        t = a[today]
+        j = today if t <= v else j
+        v = min_sd(t, v)
+    idx[0] = j
+    val[0] = v
+
+
+cdef inline double hl_value(int kind, double hi, double lo, double c) noexcept nogil:
+    # kind 0: Williams' %R; 1: fast %K of TA_STOCH; 2: fast %K of TA_STOCHF.
+    # %K keeps TA-Lib's exact arithmetic: STOCH's running sums over %K must see
+    # TA-Lib's values to the last bit (see int_sma).
+    cdef double diff
+    if kind == 0:
+        diff = hi - lo
+        return ((hi - c) / diff) * -100.0 if diff != 0.0 else 0.0
+    diff = (hi - lo) / 100.0
+    if kind == 1:
+        if is_zero_scaled(hi - lo, fabs(hi) + fabs(lo)):
+            return 0.0
+    elif is_zero(diff):
+        return 0.0
+    return (c - lo) / diff
+
+
+cdef inline int hl_blocks(const double* high, const double* low, const double* close,
+                          Py_ssize_t m, int p, int kind, double* out) noexcept nogil:
+    """out[p-1..m-1] = hl_value(highest, lowest, close) over each p-bar window.
+
+    Van Herk / Gil-Werman: with blocks of p bars, a window is the suffix of one
+    block plus the prefix of the next, so its extremes cost three max/min per
+    bar whatever p is, with no branch on the data (TA-Lib's incremental scheme
+    rescans the window each time its extreme leaves it, ~30% of the bars on
+    market data, behind a mispredicted branch). The extremes are exact, so the
+    result equals the incremental one -- except with NaN, whose effect depends
+    on the order of comparisons: returns 2 when a NaN is seen, and the caller
+    reruns the row with the incremental scheme. Returns 1 if malloc fails.
+    """
+    cdef double* sh
+    cdef double* sl
+    cdef double gh, gl, h, l
+    cdef Py_ssize_t bs, i, j, end, last
+    cdef bint bad = False
+    if m < p:
+        return 0
+    sh = <double*>malloc(2 * p * sizeof(double))
+    if sh == NULL:
+        return 1
+    sl = sh + p
+    bs = 0
+    while bs < m:
+        end = min(bs + p, m)
+        if bs > 0:
+            # suffix extremes of the previous block
+            sh[p - 1] = high[bs - 1]
+            sl[p - 1] = low[bs - 1]
+            j = p - 2
+            while j >= 0:
+                sh[j] = max_sd(high[bs - p + j], sh[j + 1])
+                sl[j] = min_sd(low[bs - p + j], sl[j + 1])
+                j -= 1
+        gh = high[bs]
+        gl = low[bs]
+        bad |= (gh != gh) | (gl != gl)
+        # bars bs..last-1 close windows that start in the previous block
+        last = min(end, bs + p - 1)
+        for i in range(bs, last):
+            h = high[i]
+            l = low[i]
+            bad |= (h != h) | (l != l)
+            gh = max_sd(h, gh)
+            gl = min_sd(l, gl)
+            if bs > 0:
+                j = i - bs + 1
+                out[i] = hl_value(kind, max_sd(sh[j], gh), min_sd(sl[j], gl), close[i])
+        if end == bs + p:
+            # the last bar of a block closes the window that is the whole block
+            i = end - 1
+            h = high[i]
+            l = low[i]
+            bad |= (h != h) | (l != l)
+            gh = max_sd(h, gh)
+            gl = min_sd(l, gl)
+            out[i] = hl_value(kind, gh, gl, close[i])
+        bs += p
+    free(sh)
+    return 2 if bad else 0
+
+
 cdef inline void int_fastk(const double* high, const double* low, const double* close,
                            Py_ssize_t m, int p, bint scaled, double* out) noexcept nogil:
     """Fast %K of TA_STOCH (scaled=True) / TA_STOCHF (scaled=False): out[p-1..m-1].
@@ -232,49 +394,16 @@ cdef inline void int_fastk(const double* high, const double* low, const double* 
     The two differ only in their flat-window test: TA_STOCH compares the range to
     the prices' magnitude, TA_STOCHF to TA-Lib's fixed 1e-14 band.
     """
-    cdef bint flat
-    cdef Py_ssize_t today = p - 1, trailing = 0, lowest_idx = -1, highest_idx = -1, i
-    cdef double lowest = 0.0, highest = 0.0, diff = 0.0, tmp
+    cdef Py_ssize_t today = p - 1, trailing = 0, lowest_idx = -1, highest_idx = -1
+    cdef double lowest = 0.0, highest = 0.0
+    cdef int kind = 1 if scaled else 2
+    if hl_blocks(high, low, close, m, p, kind, out) == 0:
+        return
+    # NaN in the row (or no memory for the block scratch): TA-Lib's incremental
+    # scheme, whose comparison order decides where a NaN wins
     while today < m:
-        tmp = low[today]
-        if lowest_idx < trailing:
-            lowest_idx = trailing
-            lowest = low[lowest_idx]
-            i = lowest_idx + 1
-            while i <= today:
-                tmp = low[i]
-                if tmp < lowest:
-                    lowest_idx = i
-                    lowest = tmp
-                i += 1
-            diff = (highest - lowest) / 100.0
-        elif tmp <= lowest:
-            lowest_idx = today
-            lowest = tmp
-            diff = (highest - lowest) / 100.0
-        tmp = high[today]
-        if highest_idx < trailing:
-            highest_idx = trailing
-            highest = high[highest_idx]
-            i = highest_idx + 1
-            while i <= today:
-                tmp = high[i]
-                if tmp > highest:
-                    highest_idx = i
-                    highest = tmp
-                i += 1
-            diff = (highest - lowest) / 100.0
-        elif tmp >= highest:
-            highest_idx = today
-            highest = tmp
-            diff = (highest - lowest) / 100.0
-        if scaled:
-            flat = is_zero_scaled(highest - lowest, fabs(highest) + fabs(lowest))
-        else:
-            flat = is_zero(diff)
-        if not flat:
-            out[today] = (close[today] - lowest) / diff
-        else:
-            out[today] = 0.0
+        roll_min(low, today, trailing, False, &lowest_idx, &lowest)
+        roll_max(high, today, trailing, False, &highest_idx, &highest)
+        out[today] = hl_value(kind, highest, lowest, close[today])
         trailing += 1
         today += 1

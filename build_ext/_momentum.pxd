@@ -216,11 +216,10 @@ cdef inline int k_mom(const double* x, Py_ssize_t n, int p, double* out) noexcep
 
 cdef inline int k_willr(const double* high, const double* low, const double* close, Py_ssize_t n,
                         int p, double* out) noexcept nogil:
-    # TA_WILLR: highest/lowest tracked incrementally, rescanned only when the
-    # extreme leaves the window (same comparisons as TA-Lib, which fixes ties/NaN).
+    # TA_WILLR: highest/lowest tracked incrementally (see roll_max in _common.pxi).
     cdef Py_ssize_t b = first_valid(high, low, close, NULL, n)
-    cdef Py_ssize_t today, trailing = 0, lowest_idx = -1, highest_idx = -1, i
-    cdef double lowest = 0.0, highest = 0.0, diff = 0.0, tmp
+    cdef Py_ssize_t today, trailing = 0, lowest_idx = -1, highest_idx = -1
+    cdef double lowest = 0.0, highest = 0.0
     fill_nan(out, 0, min(n, b + p - 1))
     if n - b < p:
         return 0
@@ -228,44 +227,14 @@ cdef inline int k_willr(const double* high, const double* low, const double* clo
     low += b
     close += b
     out += b
+    if hl_blocks(high, low, close, n - b, p, 0, out) == 0:
+        return 0
+    # NaN in the row (or no scratch memory): the incremental scheme
     today = p - 1
     while today < n - b:
-        tmp = low[today]
-        if lowest_idx < trailing:
-            lowest_idx = trailing
-            lowest = low[lowest_idx]
-            i = lowest_idx + 1
-            while i <= today:
-                tmp = low[i]
-                if tmp < lowest:
-                    lowest_idx = i
-                    lowest = tmp
-                i += 1
-            diff = (highest - lowest) / (-100.0)
-        elif tmp <= lowest:
-            lowest_idx = today
-            lowest = tmp
-            diff = (highest - lowest) / (-100.0)
-        tmp = high[today]
-        if highest_idx < trailing:
-            highest_idx = trailing
-            highest = high[highest_idx]
-            i = highest_idx + 1
-            while i <= today:
-                tmp = high[i]
-                if tmp > highest:
-                    highest_idx = i
-                    highest = tmp
-                i += 1
-            diff = (highest - lowest) / (-100.0)
-        elif tmp >= highest:
-            highest_idx = today
-            highest = tmp
-            diff = (highest - lowest) / (-100.0)
-        if diff != 0.0:
-            out[today] = (highest - close[today]) / diff
-        else:
-            out[today] = 0.0
+        roll_min(low, today, trailing, False, &lowest_idx, &lowest)
+        roll_max(high, today, trailing, False, &highest_idx, &highest)
+        out[today] = hl_value(0, highest, lowest, close[today])
         trailing += 1
         today += 1
     return 0
@@ -275,8 +244,8 @@ cdef inline int k_aroon(const double* high, const double* low, Py_ssize_t n, int
                         double* down, double* up) noexcept nogil:
     # TA_AROON: ties go to the most recent extreme (<= / >=).
     cdef Py_ssize_t b = first_valid(high, low, NULL, NULL, n)
-    cdef Py_ssize_t m = n - b, today, trailing = 0, lowest_idx = -1, highest_idx = -1, i
-    cdef double lowest = 0.0, highest = 0.0, tmp
+    cdef Py_ssize_t m = n - b, today, trailing = 0, lowest_idx = -1, highest_idx = -1
+    cdef double lowest = 0.0, highest = 0.0
     cdef double factor = 100.0 / <double>p
     fill_nan(down, 0, min(n, b + p))
     fill_nan(up, 0, min(n, b + p))
@@ -288,34 +257,8 @@ cdef inline int k_aroon(const double* high, const double* low, Py_ssize_t n, int
     up += b
     today = p
     while today < m:
-        tmp = low[today]
-        if lowest_idx < trailing:
-            lowest_idx = trailing
-            lowest = low[lowest_idx]
-            i = lowest_idx + 1
-            while i <= today:
-                tmp = low[i]
-                if tmp <= lowest:
-                    lowest_idx = i
-                    lowest = tmp
-                i += 1
-        elif tmp <= lowest:
-            lowest_idx = today
-            lowest = tmp
-        tmp = high[today]
-        if highest_idx < trailing:
-            highest_idx = trailing
-            highest = high[highest_idx]
-            i = highest_idx + 1
-            while i <= today:
-                tmp = high[i]
-                if tmp >= highest:
-                    highest_idx = i
-                    highest = tmp
-                i += 1
-        elif tmp >= highest:
-            highest_idx = today
-            highest = tmp
+        roll_min(low, today, trailing, True, &lowest_idx, &lowest)
+        roll_max(high, today, trailing, True, &highest_idx, &highest)
         up[today] = factor * (p - (today - highest_idx))
         down[today] = factor * (p - (today - lowest_idx))
         trailing += 1

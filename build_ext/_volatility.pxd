@@ -67,7 +67,7 @@ cdef inline int k_dm(const double* high, const double* low, const double* close,
     cdef Py_ssize_t b = first_valid(high, low, close, NULL, n)
     cdef Py_ssize_t m = n - b, today, lb, i
     cdef double prev_high, prev_low, prev_close, dp, dm, tr, t
-    cdef double pdm = 0.0, mdm = 0.0, ptr = 0.0, pdi, mdi, sum_dx = 0.0, adx = 0.0
+    cdef double pdm = 0.0, mdm = 0.0, ptr = 0.0, sum_dx = 0.0, adx = 0.0, inv, keep
     if which == 0:
         lb = 2 * p - 1
     else:
@@ -121,6 +121,14 @@ cdef inline int k_dm(const double* high, const double* low, const double* close,
                 mdm += dm
         ptr += true_range(prev_high, prev_low, prev_close)
         prev_close = close[today]
+    # Main loop: TA-Lib's `x - x/p + v` smoothing as x*(1 - 1/p) + v (no divide
+    # on the carried chain) and its up/down-move tests as branch-free selects:
+    # +DM counts when dp > 0 and dp > dm, i.e. dp > max(0, dm); -DM when
+    # dm > 0 and dm > dp. max_sd(0.0, x) keeps a NaN x, so a NaN move counts for
+    # neither, as in TA-Lib. DX = 100*|-DI - +DI|/(-DI + +DI) is computed from
+    # the DMs directly (the common 100/TR cancels): one divide instead of three.
+    inv = 1.0 / <double>p
+    keep = 1.0 - inv
     for today in range(p, m):
         t = high[today]
         dp = t - prev_high
@@ -128,41 +136,26 @@ cdef inline int k_dm(const double* high, const double* low, const double* close,
         t = low[today]
         dm = prev_low - t
         prev_low = t
-        if which == 0:
-            mdm -= mdm / p
-            pdm -= pdm / p
-            if dm > 0 and dp < dm:
-                mdm += dm
-            elif dp > 0 and dp > dm:
-                pdm += dp
-        elif which == 1:
-            if dp > 0 and dp > dm:
-                pdm = pdm - pdm / p + dp
-            else:
-                pdm = pdm - pdm / p
-        else:
-            if dm > 0 and dp < dm:
-                mdm = mdm - mdm / p + dm
-            else:
-                mdm = mdm - mdm / p
         tr = true_range(prev_high, prev_low, prev_close)
-        ptr = ptr - ptr / p + tr
         prev_close = close[today]
+        ptr = ptr * keep + tr
+        if which != 2:
+            pdm = pdm * keep + sel_gt(dp, max_sd(0.0, dm), dp)
+        if which != 1:
+            mdm = mdm * keep + sel_gt(dm, max_sd(0.0, dp), dm)
         if which == 1:
             out[today] = (100.0 * (pdm / ptr)) if ptr > 0.0 else 0.0
         elif which == 2:
             out[today] = (100.0 * (mdm / ptr)) if ptr > 0.0 else 0.0
         else:
             if ptr > 0.0:
-                mdi = 100.0 * (mdm / ptr)
-                pdi = 100.0 * (pdm / ptr)
-                t = mdi + pdi
+                t = mdm + pdm
                 if t > 0.0:
-                    t = 100.0 * (fabs(mdi - pdi) / t)
+                    t = 100.0 * (fabs(mdm - pdm) / t)
                     if today <= 2 * p - 1:
                         sum_dx += t
                     else:
-                        adx = ((adx * (p - 1) + t) / p)
+                        adx = adx * keep + t * inv
             if today == 2 * p - 1:
                 adx = sum_dx / p
             if today >= 2 * p - 1:
