@@ -56,6 +56,9 @@ class Platform:
     risk: RiskEngine | None = None
     #: name → servicer instance, filled by create_server.
     served: dict[str, object] = field(default_factory=dict)
+    #: The trading engine of this process (``nija.services.trading.Trading``), built when the
+    #: trading service is served.
+    trading: object | None = None
 
     def __post_init__(self) -> None:
         if self.risk is None:
@@ -105,7 +108,18 @@ class Platform:
         components["services"] = "ok"
         return components
 
+    async def start_trading(self) -> None:
+        """Reconcile every account with running bots, resume them, start the tick loop."""
+        if self.trading is None:
+            from nija.services.trading import build_trading
+
+            self.trading = build_trading(self)
+        await self.trading.engine.resume()
+        self.trading.engine.start()
+
     async def close(self) -> None:
+        if self.trading is not None:
+            await self.trading.engine.close()
         if self.risk is not None:
             await self.risk.kill_switch.stop()
         if self.bus is not None:
@@ -134,8 +148,7 @@ def _registry(platform: Platform) -> dict[str, tuple[Callable, object, Callable[
             platform_pb2.DESCRIPTOR.services_by_name["PlatformService"],
             lambda: PlatformServicer(platform),
         ),
-        "trading": (trading_pb2_grpc.add_TradingServiceServicer_to_server, tr,
-                    later(trading_pb2_grpc.TradingServiceServicer, tr, "arrives with the trading work")),
+        "trading": (trading_pb2_grpc.add_TradingServiceServicer_to_server, tr, lambda: _trading_servicer(platform)),
         "risk": (risk_pb2_grpc.add_RiskServiceServicer_to_server, ri, lambda: RiskServicer(platform.risk)),
         "billing": (billing_pb2_grpc.add_BillingServiceServicer_to_server, bi,
                     lambda: BillingServicer(platform.billing or Billing(platform.db, BillingConfig.from_env()))),
@@ -143,6 +156,14 @@ def _registry(platform: Platform) -> dict[str, tuple[Callable, object, Callable[
                    later(market_pb2_grpc.MarketServiceServicer, ma, "arrives with the trading work")),
         "admin": (admin_pb2_grpc.add_AdminServiceServicer_to_server, ad, lambda: AdminServicer(platform)),
     }
+
+
+def _trading_servicer(platform: Platform):
+    from nija.services.trading import TradingServicer, build_trading
+
+    if platform.trading is None:
+        platform.trading = build_trading(platform)
+    return TradingServicer(platform.trading, platform)
 
 
 SERVICE_NAMES = ("accounts", "trading", "risk", "billing", "market", "admin", "platform")
@@ -174,6 +195,8 @@ async def create_server(
     if port == 0:
         raise OSError(f"could not bind gRPC server to {address}")
     await server.start()
+    if "trading" in services:
+        await platform.start_trading()
     for name in names:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)

@@ -108,6 +108,9 @@ class EventRelay:
         try:
             for event in pending:
                 await self.bus.publish(event.subject, event.payload, event_id=event.id)
+        except ConnectionError as exc:
+            log.debug("no event bus (%s); %d event(s) stay in the outbox", exc, len(pending))
+            return False
         except Exception:  # noqa: BLE001 - the outbox keeps them; flush() retries
             log.warning("publishing %d trading event(s) failed; they stay in the outbox", len(pending), exc_info=True)
             return False

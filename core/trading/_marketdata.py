@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import bisect
 import csv
+import os
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Sequence
 
@@ -54,6 +56,22 @@ def load_csv(path: Path, symbol: str, timeframe: str) -> Series:
     return Series(symbol, timeframe, times, ohlcv)
 
 
+#: Approximate USD prices of January 2018, the period of the bundled replay data (risk limits are
+#: in USD and those files quote in BTC/ETH). Override with NIJA_USD_PRICES="BTC=14000,ETH=1200".
+REPLAY_REFERENCE_USD = {"BTC": Decimal(14000), "ETH": Decimal(1200)}
+
+
+def reference_usd_prices() -> dict[str, Decimal]:
+    spec = os.environ.get("NIJA_USD_PRICES", "").strip()
+    if not spec:
+        return dict(REPLAY_REFERENCE_USD)
+    out = {}
+    for part in spec.split(","):
+        asset, _, price = part.partition("=")
+        out[asset.strip().upper()] = Decimal(price.strip())
+    return out
+
+
 class ReplayFeed:
     """Candles from a folder of CSV files, advanced by :meth:`advance` (the engine's clock).
 
@@ -80,6 +98,7 @@ class ReplayFeed:
             self._files[(f"{base}/{quote}", tf)] = path
         self._series: dict[tuple[str, str], Series] = {}
         self.now_ms: int | None = None  # time of the newest released candle
+        self.reference_usd = reference_usd_prices()
 
     @classmethod
     def parse(cls, spec: str, base_dir: Path | None = None) -> "ReplayFeed":
@@ -146,9 +165,15 @@ class ReplayFeed:
                     return self.series(symbol, tf).candle(i)
         return None
 
-    def usd_price(self, asset: str) -> None:
-        """Replay files rarely quote in USD; unknown (risk then sees notional 0)."""
-        return None
+    def usd_price(self, asset: str) -> Decimal | None:
+        """USD value of one unit of ``asset`` for risk's notional and equity: the last close of
+        an ``ASSET/USD*`` series when the folder has one, else the reference prices."""
+        for quote in ("USDT", "USD", "USDC"):
+            if any(s == f"{asset}/{quote}" for s, _ in self._files):
+                candle = self.last_candle(f"{asset}/{quote}")
+                if candle is not None:
+                    return candle.close
+        return self.reference_usd.get(asset)
 
     async def pace(self, timeframe_ms: int) -> None:
         """Wait between two released candles according to ``speed``."""

@@ -93,6 +93,15 @@ class OrderManager:
         self.resolve_delays = tuple(resolve_delays)
         self.retry_delays = tuple(retry_delays)
         self._locks: dict[str, asyncio.Lock] = {}
+        # Booking is serialised per account in this process (an engine tick and a cancel may
+        # report the same fill at once); across processes the unique index decides.
+        self._book_locks: dict[str, asyncio.Lock] = {}
+
+    def _book_lock(self, account_key: str) -> asyncio.Lock:
+        lock = self._book_locks.get(account_key)
+        if lock is None:
+            lock = self._book_locks[account_key] = asyncio.Lock()
+        return lock
 
     # ------------------------------------------------------------------------------ helpers
     def _lock(self, client_id: str) -> asyncio.Lock:
@@ -329,7 +338,7 @@ class OrderManager:
                 continue
             order = _row(r)
             writer = EventWriter(self.clock.now_ms())
-            async with self.db.transaction() as conn:
+            async with self._book_lock(account.key), self.db.transaction() as conn:
                 current = _row((await conn.execute(select(orders).where(orders.c.id == order["id"]).with_for_update())).first())
                 added = await self._book_fills(conn, writer, current, account, [f])
                 if added:
@@ -345,6 +354,17 @@ class OrderManager:
         return new
 
     async def _settle(self, order: dict, account: Account, venue: VenueOrder, venue_fills: list[VenueFill]) -> dict:
+        for attempt in (1, 2):
+            try:
+                async with self._book_lock(account.key):
+                    return await self._settle_once(order, account, venue, venue_fills)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+                # Another process booked one of these fills first; the retry skips it.
+        raise AssertionError("unreachable")
+
+    async def _settle_once(self, order: dict, account: Account, venue: VenueOrder, venue_fills: list[VenueFill]) -> dict:
         writer = EventWriter(self.clock.now_ms())
         async with self.db.transaction() as conn:
             current = _row((await conn.execute(select(orders).where(orders.c.id == order["id"]).with_for_update())).first())
@@ -439,6 +459,15 @@ class OrderManager:
         except BrokerOrderNotFound:
             return await self.resolve(order, account)
         return await self.apply(order, account, venue)
+
+    async def fills_of(self, order: dict) -> list[VenueFill]:
+        """The fills we booked for ``order``, as the venue reported them."""
+        async with self.db.transaction() as conn:
+            rows = (await conn.execute(select(fills).where(fills.c.order_id == order["id"])
+                                       .order_by(fills.c.executed_at))).all()
+        return [VenueFill(fill_id=r.venue_fill_id, order_id=order["venue_order_id"] or "", client_order_id=r.client_order_id,
+                          symbol=r.symbol, side=r.side, price=r.price, amount=r.amount, fee=r.fee, fee_asset=r.fee_asset,
+                          timestamp=r.executed_at) for r in rows]
 
     async def open_orders(self, *, account_key: str | None = None, user_id: str | None = None,
                           bot_id: str | None = None) -> list[dict]:

@@ -43,7 +43,10 @@ class Dec(TypeDecorator):
             return None
         if dialect.name == "postgresql":
             return Decimal(value)
-        return format(Decimal(value), "f")
+        # Canonical text (no exponent, no trailing zeros, "0" for any zero) so equality with a
+        # bound Decimal works in SQL: ``quantity != 0`` compares "0" with "0".
+        text = format(Decimal(value).normalize(), "f")
+        return "0" if text in ("-0", "") else text
 
     def process_result_value(self, value, dialect):
         if value is None:

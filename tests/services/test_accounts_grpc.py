@@ -371,14 +371,14 @@ async def test_audit_log_is_append_only(stub, grpc_platform):
 
 # ---------------------------------------------------------------------------- other services
 async def test_unimplemented_rpcs_say_so(grpc_platform, stub, ip):
-    from nija.trading.v1 import trading_pb2, trading_pb2_grpc
+    from nija.market.v1 import market_pb2, market_pb2_grpc
 
     _, tokens = await register_and_login(stub, ip)
-    trading = trading_pb2_grpc.TradingServiceStub(grpc_platform.channel)
+    market = market_pb2_grpc.MarketServiceStub(grpc_platform.channel)
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        await trading.GetTradingStatus(trading_pb2.GetTradingStatusRequest(), metadata=bearer(tokens.access_token))
+        await market.ListMarkets(market_pb2.ListMarketsRequest(), metadata=bearer(tokens.access_token))
     assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "GetTradingStatus is not implemented yet" in info.value.details()
+    assert "ListMarkets is not implemented yet" in info.value.details()
 
 
 async def test_admin_rpcs_need_the_admin_role(grpc_platform, stub, ip):

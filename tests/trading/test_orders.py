@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from nija.core.clock import FakeClock
 from nija.core.db import Database
 from nija.core.plugins import BrokerContext
+from nija.core.portfolio import FillModel
 from nija.core.risk import RiskRejected
 from nija.core.trading import (
     Account,
@@ -57,12 +58,13 @@ async def db(database_url):
     await database.close()
 
 
-def _setup(db, risk=None):
+def _setup(db, risk=None, fill_model=None):
     feed = ReplayFeed(DATA)
     feed.now_ms = int(feed.series("ETH/BTC", "5m").times[10])
     clock = FakeClock(feed.now_ms)
     user = str(uuid.uuid4())
-    broker = PaperBroker(BrokerContext(account_key=f"paper:{user}", clock=clock, market_data=feed))
+    broker = PaperBroker(BrokerContext(account_key=f"paper:{user}", clock=clock, market_data=feed,
+                                       options={"balances": {"BTC": "10", "ETH": "10"}, "fill_model": fill_model}))
     bus = RecordingBus()
     manager = OrderManager(db, clock, risk or AllowAll(), EventRelay(db, bus, clock), resolve_delays=(0.01, 0.01))
     return feed, user, Account(f"paper:{user}", broker, paper=True), manager, bus
@@ -119,7 +121,7 @@ async def test_market_order_fills_on_next_candle_and_books_position_balance_and_
         kinds = [r.kind for r in (await conn.execute(select(events.c.kind).where(events.c.user_id == user)
                                                       .order_by(events.c.seq))).all()]
     assert pos.quantity == Decimal("0.5") and pos.average_entry == final["average_price"]
-    assert bal["ETH"] == Decimal("0.5")
+    assert bal["ETH"] == Decimal("0.5")  # no starting rows here: the engine writes those
     assert bal["BTC"] == -(Decimal("0.5") * final["average_price"]) - final["fee"]
     assert kinds == ["orders", "orders", "fills", "positions", "orders"]
     subjects = [s for s, _, _ in bus.published]
@@ -210,7 +212,8 @@ async def test_a_submitted_order_after_a_crash_is_settled_by_client_order_id(db)
 
 
 async def test_limit_order_partial_fills(db):
-    feed, user, account, manager, _ = _setup(db)
+    # A resting order may take 0.1% of each candle's volume: 9 ETH needs several candles.
+    feed, user, account, manager, _ = _setup(db, fill_model=FillModel(participation=Decimal("0.001")))
     series = feed.series("ETH/BTC", "5m")
     # A limit below the market that later candles trade through, big relative to their volume.
     low = min(series.candle(i).low for i in range(11, 40))
@@ -223,4 +226,4 @@ async def test_limit_order_partial_fills(db):
         states.append((await manager.get(order["client_order_id"]))["state"])
         if states[-1] == "filled":
             break
-    assert "partially_filled" in states or states[-1] == "filled"
+    assert "partially_filled" in states  # capped by the candles' volume, filled over several

@@ -32,8 +32,10 @@ from nija.core.portfolio import FillModel, Order, OrderType, Side
 from nija.core.portfolio import Candle as ModelCandle
 
 ZERO = Decimal(0)
-#: Starting balances of a new paper account (quote assets of the common markets).
-DEFAULT_BALANCES = {"USDT": Decimal(10_000), "BTC": Decimal(1), "ETH": Decimal(10)}
+#: Starting balances of a new paper account (the quote assets of the common markets), about
+#: 3,600 USD in all: small enough that the default risk limits (100 USD per position, at least 2%
+#: of equity per order) leave room to trade. ``options["balances"]`` overrides them.
+DEFAULT_BALANCES = {"USDT": Decimal(1_000), "BTC": Decimal("0.1"), "ETH": Decimal(1)}
 _TYPES = {"market": OrderType.MARKET, "limit": OrderType.LIMIT, "stop_loss": OrderType.STOP}
 
 
@@ -71,7 +73,8 @@ class PaperBroker(Broker):
         opts = context.options or {}
         self.model: FillModel = opts.get("fill_model") or FillModel()
         balances = context.state.get("balances") if context.state else None
-        self.balances: dict[str, Decimal] = dict(balances) if balances else dict(DEFAULT_BALANCES)
+        start = opts.get("balances") or DEFAULT_BALANCES
+        self.balances: dict[str, Decimal] = dict(balances) if balances else {k: Decimal(v) for k, v in start.items()}
         self._orders: dict[str, _Resting] = {}
         self._fills: list[VenueFill] = []
 
