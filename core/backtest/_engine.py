@@ -53,7 +53,8 @@ class BacktestConfig:
     initial_cash: Decimal = Decimal(10_000)
     fill_model: FillModel = field(default_factory=FillModel)
     check_lookahead: bool = True
-    lookahead_samples: int = 32
+    #: Evenly spaced columns checked for look-ahead besides every signalling column.
+    lookahead_samples: int = 64
     #: None: show a progress bar on stderr for runs of at least 200 000 candles.
     progress: bool | None = None
 

@@ -239,3 +239,41 @@ def test_broken_candles_become_gaps(eth):
     res = run_backtest("apex", [broken], params={"oversold": 35}, config=CASH1)
     assert res.markets[0]["gaps"] == 1 and res.metrics["trades"] > 0
     assert all(np.isfinite(res.equity))
+
+
+class RarePeek(Strategy):
+    """Honest almost always; peeks only before big jumps (a handful of columns)."""
+
+    name = "rare_peek"
+
+    def indicators(self):
+        return {"rsi": ("rsi", {"timeperiod": 14})}
+
+    def evaluate(self, ctx):
+        close = ctx.candles("close")
+        future = np.roll(close, -3, axis=1)
+        honest = ctx.indicator("rsi") < 20
+        ctx.emit(entry=honest | (future > close * 1.03), exit=ctx.indicator("rsi") > 80)
+
+
+class MorningsOnly(Strategy):
+    """Reads ctx.times (time of day): legitimate, and must not be mistaken for look-ahead."""
+
+    name = "mornings_only"
+
+    def indicators(self):
+        return {"rsi": ("rsi", {"timeperiod": 14})}
+
+    def evaluate(self, ctx):
+        rsi = ctx.indicator("rsi")
+        morning = (ctx.times % 86_400_000) < 43_200_000
+        ctx.emit(entry=(rsi < 35) & morning[None, :], exit=rsi > 65)
+
+
+def test_every_signalling_column_is_checked(eth):
+    with pytest.raises(LookAheadError):
+        run_backtest(RarePeek, [eth], config=CASH1)
+    res = run_backtest(MorningsOnly, [eth], config=CASH1)
+    assert res.metrics["trades"] > 0
+    assert res.metrics["lookahead_columns_checked"] >= res.markets[0]["entry_signals"] + res.markets[0]["exit_signals"]
+    assert all((t["entry_ts"] - 300_000) % 86_400_000 < 43_200_000 for t in res.trades)
