@@ -103,6 +103,42 @@ def _cmd_admin_create(args) -> int:
     return asyncio.run(run())
 
 
+def _cmd_keys_rotate(args) -> int:
+    """Re-encrypt every stored exchange credential under a new master key, without downtime:
+    the key file keeps the old keys after the new one, so running processes (which re-read it on
+    a decryption miss) and rows not yet re-encrypted keep working."""
+    from nija.core.clock import SystemClock
+    from nija.core.config import Config
+    from nija.core.db import Database, migrate
+    from nija.core.trading._credentials import ENV, KEY_FILE, CredentialVault, MasterKeys, rotate_key_file
+
+    data_dir = _data_dir(args.data_dir)
+    _setup_logging(None)
+    config = Config.from_env(data_dir)
+
+    async def run() -> int:
+        await migrate(config.database_url)
+        if os.environ.get(ENV):
+            # Keys managed outside NIJA: the operator puts the new key first in NIJA_MASTER_KEYS.
+            keys = MasterKeys.load(data_dir / "keys")
+            print(f"{ENV} is set: re-encrypting under its first key")
+        else:
+            path = data_dir / "keys" / KEY_FILE
+            MasterKeys.load(data_dir / "keys")  # creates the file on first use
+            rotate_key_file(path)
+            keys = MasterKeys.load(data_dir / "keys")
+            print(f"added a new master key to {path}")
+        db = Database(config.database_url)
+        try:
+            n = await CredentialVault(db, SystemClock(), keys, validate=None).rotate()
+        finally:
+            await db.close()
+        print(f"re-encrypted {n} broker connection(s)")
+        return 0
+
+    return asyncio.run(run())
+
+
 def _cmd_plugins(args) -> int:
     from nija.core.plugins import PluginManager
     from nija.core.strategies import describe_parameters
@@ -202,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     p_create.add_argument("--data-dir")
     p_create.set_defaults(func=_cmd_admin_create)
+
+    p_keys = sub.add_parser("keys", help="master keys of the stored exchange credentials")
+    keys_sub = p_keys.add_subparsers(dest="keys_command", required=True)
+    p_rotate = keys_sub.add_parser("rotate", help="re-encrypt every stored credential under a new master key")
+    p_rotate.add_argument("--data-dir", help="data directory (default ./var or $NIJA_DATA_DIR)")
+    p_rotate.set_defaults(func=_cmd_keys_rotate)
 
     p_plugins = sub.add_parser("plugins", help="list discovered strategy and broker plugins")
     p_plugins.set_defaults(func=_cmd_plugins)
