@@ -3,8 +3,8 @@
 A backtest evaluates a strategy once over a market's whole history. That is only honest if
 the decision for column ``t`` is the one the strategy would have made live, when columns after
 ``t`` did not exist yet. :func:`check_lookahead` re-evaluates the strategy on the
-``lookback``-column window ending at sampled columns (the live scanner's view: later candles
-hidden) and compares. Any difference means the strategy used data it could not have had (or
+``lookback``-column window ending at every column where it signalled and at evenly spaced
+others (the live scanner's view: later candles hidden) and compares. Any difference means the strategy used data it could not have had (or
 needs more history than its declared ``lookback``), and the backtest is refused.
 """
 
