@@ -32,6 +32,8 @@ def _data_dir(value: str | None) -> Path:
 def _cmd_up(args) -> int:
     from nija.services.launcher import PortInUse, UpOptions, up
 
+    if getattr(args, "market_data", None):
+        os.environ["NIJA_MARKET_DATA"] = args.market_data  # read by the trading engine at start
     data_dir = _data_dir(args.data_dir)
     _setup_logging(data_dir)
     opts = UpOptions(
@@ -214,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_up.add_argument("--grpc-port", type=_port, default=50051, help="gRPC port (default 50051)")
     p_up.add_argument("--envoy-admin-port", type=_port, default=9901, help="Envoy admin port (default 9901)")
     p_up.add_argument("--nats-port", type=_port, default=None, help="embedded NATS port (default: a free port)")
+    p_up.add_argument("--market-data", default=None,
+                      help="candles for bots: replay:DIR[,speed=N|max] or ccxt:EXCHANGE "
+                           "(default $NIJA_MARKET_DATA, else the repository's replay data at speed 60)")
     p_up.add_argument("--stream-port", type=_port, default=None,
                       help="loopback port of the WebSocket/dashboard service behind Envoy (default: a free port)")
     p_up.set_defaults(func=_cmd_up)
