@@ -20,7 +20,7 @@ from nija.core.backtest._engine import Backtester, BacktestConfig, Trade
 from nija.core.backtest._lookahead import LookAheadError, check_lookahead
 from nija.core.backtest._result import BacktestResult
 from nija.core.errors import InvalidArgument
-from nija.core.strategies import Strategy
+from nija.core.strategies import SignalFrame, Strategy, StrategyContext, compute_indicators
 
 
 def find_strategy(name: str, plugins=None) -> type[Strategy]:
@@ -33,6 +33,16 @@ def find_strategy(name: str, plugins=None) -> type[Strategy]:
         raise InvalidArgument(f"unknown strategy {name!r}; installed: {', '.join(sorted(found)) or 'none'}",
                               field="strategy")
     return found[name]
+
+
+def signals_for(strategy: Strategy, market: MarketData) -> SignalFrame:
+    """Every decision ``strategy`` makes on ``market`` (shape ``(1, candles)``): what the
+    backtester trades on, for plugin authors' tests. Not checked for look-ahead; use
+    :func:`run_backtest` for that."""
+    candles = market.candles_2d()
+    ctx = StrategyContext((market.symbol,), market.ts, candles, compute_indicators(strategy.indicators(), candles))
+    strategy.evaluate(ctx)
+    return ctx.frame()
 
 
 def run_backtest(strategy: str | Strategy | type[Strategy], markets: Sequence[MarketData],
@@ -68,6 +78,7 @@ __all__ = [
     "from_arrays",
     "load_csv",
     "run_backtest",
+    "signals_for",
     "symbol_from_path",
     "tile",
 ]

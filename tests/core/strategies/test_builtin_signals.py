@@ -8,17 +8,14 @@ import math
 import numpy as np
 import talib
 
-from nija.core.strategies import StrategyContext, compute_indicators
+from nija.core.backtest import signals_for
 from nija_strategy_apex import Apex
 from nija_strategy_bollinger import BollingerReversion
 from nija_strategy_macd import MacdTrend
 
 
 def frame_of(strategy, market):
-    candles = market.candles_2d()
-    ctx = StrategyContext((market.symbol,), market.ts, candles, compute_indicators(strategy.indicators(), candles))
-    strategy.evaluate(ctx)
-    return ctx.frame()
+    return signals_for(strategy, market)
 
 
 def lt(a, b):
