@@ -14,15 +14,18 @@
 #   routine's lookback are left untouched.
 # * Speed: recurrences are written as TA-Lib 0.8 writes them, multiply-add steps
 #   with constants computed once (1/period, 1 - 1/period, 2/(period+1)), never a
-#   divide inside the loop. The carried value goes through one multiply and one
-#   add per bar (prev*c + x*k), the shortest dependency chain there is without
-#   FMA; TA-Lib's build uses FMA, so results agree to a few ulps, not bit for
-#   bit (the contract is 1e-9 relative). Branches that depend on the data (up/down
+#   divide inside the loop. The carried value goes through one fused
+#   multiply-add per bar, madd(prev, c, x*k) (x*k is off the dependency chain).
+#   madd is C99 fma(): exactly rounded everywhere, so every build gives the same
+#   bits. The *_fma modules (same source, compiled for FMA3) inline it as one
+#   vfmadd, and nija.core.indicators picks them when the CPU has FMA3; elsewhere
+#   it is a libm call (slower, same result). The streaming module calls libm
+#   (glibc dispatches it to the FMA instruction), so stream == batch bit for bit. Branches that depend on the data (up/down
 #   moves, the largest of three ranges) are written as selects the compiler turns
 #   into blends/maxsd, keeping the comparison order that fixes NaN propagation.
 # * Kernels return 0 on success, 1 when a scratch allocation failed.
 
-from libc.math cimport fabs, sqrt, NAN
+from libc.math cimport fabs, sqrt, fma, NAN
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 
@@ -159,15 +162,20 @@ cdef inline void int_sma(const double* x, Py_ssize_t m, int p, double* out) noex
         i += 1
 
 
+cdef inline double madd(double a, double b, double c) noexcept nogil:
+    # a*b + c rounded once (see the header)
+    return fma(a, b, c)
+
+
 cdef inline double ema_c(double k) noexcept nogil:
     # weight of the previous value in an EMA step
     return 1.0 - k
 
 
 cdef inline double ema_next(double prev, double x, double k, double c) noexcept nogil:
-    # One EMA step. prev*c + x*k (x*k is off the dependency chain) instead of
-    # TA-Lib's ((x - prev) * k) + prev, whose chain is sub+mul+add.
-    return prev * c + x * k
+    # One EMA step: prev*c + x*k with one rounding; the carried chain is a single
+    # FMA, where TA-Lib's fma(x - prev, k, prev) has a subtraction before it.
+    return madd(prev, c, x * k)
 
 
 cdef inline void int_ema(const double* x, Py_ssize_t m, int p, double k, double* out) noexcept nogil:
@@ -245,8 +253,8 @@ cdef inline int int_rsi(const double* x, Py_ssize_t m, int p, double* out) noexc
         v = x[today]
         d = v - prev_value
         prev_value = v
-        prev_gain = prev_gain * c + rsi_up(d) * inv
-        prev_loss = prev_loss * c + rsi_down(d) * inv
+        prev_gain = madd(prev_gain, c, rsi_up(d) * inv)
+        prev_loss = madd(prev_loss, c, rsi_down(d) * inv)
         out[today] = rsi_value(prev_gain, prev_loss)
         today += 1
     return 0
@@ -352,12 +360,18 @@ cdef inline int hl_blocks(const double* high, const double* low, const double* c
         end = min(bs + p, m)
         if bs > 0:
             # suffix extremes of the previous block
-            sh[p - 1] = high[bs - 1]
-            sl[p - 1] = low[bs - 1]
+            # (running values in registers: reading back sh[j + 1] would put a
+            # store-to-load forwarding delay on the chain)
+            h = high[bs - 1]
+            l = low[bs - 1]
+            sh[p - 1] = h
+            sl[p - 1] = l
             j = p - 2
             while j >= 0:
-                sh[j] = max_sd(high[bs - p + j], sh[j + 1])
-                sl[j] = min_sd(low[bs - p + j], sl[j + 1])
+                h = max_sd(high[bs - p + j], h)
+                l = min_sd(low[bs - p + j], l)
+                sh[j] = h
+                sl[j] = l
                 j -= 1
         gh = high[bs]
         gl = low[bs]

@@ -69,8 +69,8 @@ cdef inline double rsi_step(double x, int p, int64_t* seen, double* prev,
     else:
         inv = 1.0 / <double>p
         c = 1.0 - inv
-        gain[0] = gain[0] * c + rsi_up(d) * inv
-        loss[0] = loss[0] * c + rsi_down(d) * inv
+        gain[0] = madd(gain[0], c, rsi_up(d) * inv)
+        loss[0] = madd(loss[0], c, rsi_down(d) * inv)
     return rsi_value(gain[0], loss[0])
 
 
@@ -96,5 +96,5 @@ cdef inline double atr_step(double h, double l, double c, int p, int64_t* seen,
         acc[0] = 1.0 * tr + 0.0 * acc[0]
     else:
         inv = 1.0 / <double>p
-        acc[0] = acc[0] * (1.0 - inv) + tr * inv
+        acc[0] = madd(acc[0], 1.0 - inv, tr * inv)
     return acc[0]

@@ -41,20 +41,20 @@ cdef inline int k_atr(const double* high, const double* low, const double* close
     for i in range(1, p + 1):
         prev += true_range(high[i], low[i], close[i - 1])
     prev = prev / p
-    # Wilder smoothing as TA-Lib 0.8 writes it: prev*(1 - 1/p) + tr*(1/p)
+    # Wilder smoothing as TA-Lib 0.8 writes it: fma(prev, 1 - 1/p, tr*(1/p))
     inv = 1.0 / <double>p
     keep = 1.0 - inv
     if normalized:
         c = close[p]
         out[p] = (prev / c) * 100.0 if c != 0.0 else 0.0
         for i in range(p + 1, m):
-            prev = prev * keep + true_range(high[i], low[i], close[i - 1]) * inv
+            prev = madd(prev, keep, true_range(high[i], low[i], close[i - 1]) * inv)
             c = close[i]
             out[i] = (prev / c) * 100.0 if c != 0.0 else 0.0
     else:
         out[p] = prev
         for i in range(p + 1, m):
-            prev = prev * keep + true_range(high[i], low[i], close[i - 1]) * inv
+            prev = madd(prev, keep, true_range(high[i], low[i], close[i - 1]) * inv)
             out[i] = prev
     return 0
 
@@ -138,11 +138,11 @@ cdef inline int k_dm(const double* high, const double* low, const double* close,
         prev_low = t
         tr = true_range(prev_high, prev_low, prev_close)
         prev_close = close[today]
-        ptr = ptr * keep + tr
+        ptr = madd(ptr, keep, tr)
         if which != 2:
-            pdm = pdm * keep + sel_gt(dp, max_sd(0.0, dm), dp)
+            pdm = madd(pdm, keep, sel_gt(dp, max_sd(0.0, dm), dp))
         if which != 1:
-            mdm = mdm * keep + sel_gt(dm, max_sd(0.0, dp), dm)
+            mdm = madd(mdm, keep, sel_gt(dm, max_sd(0.0, dp), dm))
         if which == 1:
             out[today] = (100.0 * (pdm / ptr)) if ptr > 0.0 else 0.0
         elif which == 2:
@@ -155,7 +155,7 @@ cdef inline int k_dm(const double* high, const double* low, const double* close,
                     if today <= 2 * p - 1:
                         sum_dx += t
                     else:
-                        adx = adx * keep + t * inv
+                        adx = madd(adx, keep, t * inv)
             if today == 2 * p - 1:
                 adx = sum_dx / p
             if today >= 2 * p - 1:

@@ -9,11 +9,43 @@ input) puts it. Parameter names and defaults are TA-Lib's, in lower case.
 
 from __future__ import annotations
 
+import importlib
+import os
+
 import numpy as np
 
-from nija.core import _momentum, _overlap, _volatility
-
 from . import _validate as v
+
+
+def _cpu_has_fma() -> bool:
+    """True when the CPU (and OS) support FMA3 and AVX, as numpy detected them at import."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:  # numpy < 2
+        try:
+            from numpy.core._multiarray_umath import __cpu_features__ as features
+        except ImportError:
+            return False
+    return bool(features.get("FMA3")) and bool(features.get("AVX"))
+
+
+def _load_kernels(family: str):
+    """The FMA3 build of a kernel module where the CPU has FMA3, else the portable one.
+
+    Both give the same bits (see build_ext/_overlap_fma.pyx); the FMA3 build is
+    faster. ``NIJA_KERNELS=portable`` forces the portable build.
+    """
+    if os.environ.get("NIJA_KERNELS", "") != "portable" and _cpu_has_fma():
+        try:
+            return importlib.import_module(f"nija.core.{family}_fma")
+        except ImportError:  # built before the FMA modules existed
+            pass
+    return importlib.import_module(f"nija.core.{family}")
+
+
+_momentum = _load_kernels("_momentum")
+_overlap = _load_kernels("_overlap")
+_volatility = _load_kernels("_volatility")
 
 Array = np.ndarray
 
