@@ -7,7 +7,7 @@ PLUGINS := $(wildcard plugins/brokers/*/pyproject.toml plugins/strategies/*/pypr
 SOURCES := setup.py pyproject.toml requirements.txt requirements-test.txt $(PLUGINS) \
            $(wildcard proto/nija/*/v1/*.proto) $(wildcard build_ext/*.pyx build_ext/*.pxd build_ext/*.pxi)
 
-.PHONY: run test install bench clean proto ext
+.PHONY: run test install bench clean proto ext dashboard browser-deps
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "NIJA needs Python 3.11+"'
@@ -28,8 +28,17 @@ install: $(STAMP)
 run: install
 	$(BIN)/nija up $(ARGS)
 
-test: install
+test: install browser-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The web dashboard. dashboard/dist is committed (make run/test need no npm); this rebuilds it
+# reproducibly from dashboard/package-lock.json.
+dashboard:
+	cd dashboard && npm ci --no-audit --no-fund && npm run build
+
+# Debian's Chromium and ChromeDriver for tests/browser, installed only when missing.
+browser-deps:
+	bash tests/browser/install_chromium.sh
 
 # Quick rebuilds inside an existing venv: generated proto code only / the Cython kernels only.
 proto: install

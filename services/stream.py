@@ -64,24 +64,44 @@ class StreamSettings:
 def _decoders() -> dict:
     from nija.trading.v1 import trading_pb2
 
-    return {"orders": trading_pb2.Order, "fills": trading_pb2.Trade, "positions": trading_pb2.Position}
+    # kind → (the TradingEvent envelope's oneof field, the bare message type)
+    return {
+        "envelope": trading_pb2.TradingEvent,
+        "orders": ("order", trading_pb2.Order),
+        "fills": ("fill", trading_pb2.Trade),
+        "positions": ("position", trading_pb2.Position),
+    }
 
 
 def decode_payload(kind: str, payload: bytes, decoders: dict) -> object:
-    """The event payload as JSON-able data: JSON as is, known protobuf messages as their JSON
-    mapping (proto field names), anything else base64."""
+    """The event payload as JSON-able data.
+
+    Trading publishes a ``TradingEvent`` envelope whose oneof holds the Order, Trade or Position:
+    the client gets that inner message as JSON (proto field names). JSON payloads pass as they
+    are; a bare message of the kind is accepted too; anything else arrives base64-encoded.
+    """
     from google.protobuf import json_format
     from google.protobuf.message import DecodeError
+
+    def as_dict(message) -> dict:
+        return json_format.MessageToDict(message, preserving_proto_field_name=True)
 
     if payload[:1] in (b"{", b"["):
         try:
             return json.loads(payload)
         except ValueError:
             pass
-    message_type = decoders.get(kind)
-    if message_type is not None:
+    spec = decoders.get(kind)
+    if spec is not None:
+        field_name, bare = spec
         try:
-            return json_format.MessageToDict(message_type.FromString(payload), preserving_proto_field_name=True)
+            envelope = decoders["envelope"].FromString(payload)
+            if envelope.WhichOneof("event") == field_name:
+                return as_dict(getattr(envelope, field_name))
+        except DecodeError:
+            pass
+        try:
+            return as_dict(bare.FromString(payload))
         except DecodeError:
             pass
     return {"base64": base64.b64encode(payload).decode()}

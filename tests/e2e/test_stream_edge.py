@@ -75,3 +75,21 @@ def test_admin_acts_on_the_id_in_the_message_and_audits_it(nija):
     assert status == 200 and int(metrics["users"]) >= 2 and metrics["service_health"]["accounts"] == "ok"
     status, _, body = http("PUT", f"{nija.base}/api/v1/admin/users/{bystander['id']}", {"roles": ["user", "root"]}, token=token)
     assert status == 400 and body["code"] == 3
+
+
+def test_dashboard_is_served_at_the_root_without_a_token(nija):
+    import re
+    import urllib.request
+
+    with urllib.request.urlopen(f"{nija.base}/", timeout=10) as resp:
+        page = resp.read().decode()
+        assert resp.status == 200 and resp.headers["content-type"].startswith("text/html")
+    assert '<div id="app">' in page
+    assets = re.findall(r'(?:src|href)="(/assets/[^"]+)"', page)
+    assert any(a.endswith(".js") for a in assets) and any(a.endswith(".css") for a in assets)
+    for asset in assets:
+        with urllib.request.urlopen(f"{nija.base}{asset}", timeout=10) as resp:
+            assert resp.status == 200 and len(resp.read()) > 100
+    # the API next to it still needs its token
+    status, _, body = http("GET", f"{nija.base}/api/v1/auth/me")
+    assert status == 401 and body["code"] == 16

@@ -39,10 +39,12 @@ def token_for(tokens, user_id: str, ttl_s: int | None = None) -> str:
 
 
 def fill(user_id: str, n: int, pad: int = 0) -> bytes:
-    return trading_pb2.Trade(
+    """A fill as trading publishes it: a TradingEvent envelope around the Trade."""
+    trade = trading_pb2.Trade(
         id=f"{user_id}-{n}", order_id="o", symbol="BTC/USDT", side=common_pb2.ORDER_SIDE_BUY, price="100.5",
         quantity="0.01", fee="0", fee_asset="USDT", executed_at=n, bot_id="x" * pad,
-    ).SerializeToString()
+    )
+    return trading_pb2.TradingEvent(event_id=uuid.uuid4().hex, time=n, user_id=user_id, fill=trade).SerializeToString()
 
 
 async def connect(session, base, channel, token, last=None):
@@ -94,6 +96,7 @@ async def test_positions_and_notifications_channels(stream, session, tokens, js)
     ws_p = await connect(session, base, "positions", token_for(tokens, user))
     ws_n = await connect(session, base, "notifications", token_for(tokens, user))
     await js.publish(f"nija.user.{user}.fills", fill(user, 1))
+    # a bare message (no envelope) is understood too
     await js.publish(f"nija.user.{user}.positions", trading_pb2.Position(symbol="ETH/USDT", quantity="2").SerializeToString())
     await js.publish(f"nija.user.{user}.notifications", json.dumps({"text": "bot started"}).encode())
     (pos,) = await events(ws_p, 1)

@@ -1,0 +1,146 @@
+"""The dashboard in a real headless Chromium, through Envoy, against a real `nija up`: sign up,
+log in, the overview, live trades and positions pushed over the WebSocket without a reload,
+bot controls, phone width, an expired session and the API going down. Screenshots land in
+tests/artifacts/browser/ (git-ignored)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from browser.conftest import ARTIFACTS
+from helpers import http
+
+PASSWORD = "correct horse battery staple"
+
+
+def _nats_url(nija) -> str:
+    return next(line.split()[1] for line in nija.output if line.strip().startswith("NATS "))
+
+
+def _publish(nija, subject: str, payload: dict) -> None:
+    async def go():
+        import nats
+
+        nc = await nats.connect(_nats_url(nija))
+        await nc.jetstream().publish(subject, json.dumps(payload).encode())
+        await nc.drain()
+
+    asyncio.run(go())
+
+
+def _el(driver, testid: str, timeout: float = 15):
+    return WebDriverWait(driver, timeout).until(EC.visibility_of_element_located((By.CSS_SELECTOR, f'[data-testid="{testid}"]')))
+
+
+def _fill(driver, form: str, email: str, password: str) -> None:
+    root = _el(driver, form)
+    root.find_element(By.NAME, "email").send_keys(email)
+    root.find_element(By.NAME, "password").send_keys(password)
+    root.find_element(By.CSS_SELECTOR, '[data-testid="submit"]').click()
+
+
+def test_dashboard_end_to_end(nija_browser_stack, browser):
+    nija, driver = nija_browser_stack, browser
+    wait = WebDriverWait(driver, 15)
+    email = f"browser-{uuid.uuid4().hex[:10]}@example.com"
+
+    # --- sign up, then log out and log in again
+    driver.get(f"{nija.base}/")
+    _el(driver, "login-form")
+    _el(driver, "to-signup").click()
+    _fill(driver, "signup-form", email, PASSWORD)
+    wait.until(lambda d: _el(d, "who").text == email)
+    _el(driver, "logout").click()
+    _fill(driver, "login-form", email, "wrong password here")
+    assert "wrong email or password" in _el(driver, "auth-error").text
+    driver.find_element(By.NAME, "password").clear()
+    driver.find_element(By.NAME, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, '[data-testid="submit"]').click()
+    wait.until(lambda d: _el(d, "who").text == email)
+    _, _, tokens = http("POST", f"{nija.base}/api/v1/auth/login", {"email": email, "password": PASSWORD})
+    user_id = http("GET", f"{nija.base}/api/v1/auth/me", token=tokens["access_token"])[2]["id"]
+
+    # --- bots: start a paper bot from the page; its first fill appears live, without a reload
+    _el(driver, "nav-/bots").click()
+    _el(driver, "no-trades")
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="live-state"]').text == "● live")
+    driver.execute_script("window.__marker = 42")  # a reload would lose it
+    Select(_el(driver, "strategy")).select_by_value("macd_trend")
+    markets = _el(driver, "markets")
+    markets.clear()
+    markets.send_keys("ETH/BTC")
+    _el(driver, "start").click()
+    wait.until(lambda d: "running" in [e.text for e in d.find_elements(By.CSS_SELECTOR, '[data-testid="bot-state"]')])
+    row = WebDriverWait(driver, 45).until(
+        EC.visibility_of_element_located((By.CSS_SELECTOR, '[data-testid="trade-row"]'))
+    )
+    assert "ETH/BTC" in row.text
+    assert driver.execute_script("return window.__marker") == 42
+
+    # --- overview: every card shows a real value or says plainly that it is not available
+    _el(driver, "nav-/").click()
+    for card in ("card-balance", "card-pnl", "card-winrate", "card-active"):
+        value = _el(driver, card).find_element(By.CLASS_NAME, "value")
+        wait.until(lambda d: value.text not in ("…", ""))
+        assert value.text != "error", card
+    _el(driver, "trade-row")
+    driver.save_screenshot(str(ARTIFACTS / "overview.png"))
+
+    # --- positions page: a live P&L update arrives over the WebSocket, again without a reload
+    _el(driver, "nav-/positions").click()
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="live-state"]').text == "● live")
+    for mark, pnl in (("64300", "0.07"), ("64500", "0.37")):
+        _publish(nija, f"nija.user.{user_id}.positions", {
+            "symbol": "BTC/USDT", "quantity": "0.0015", "entry_price": "64250.5", "mark_price": mark,
+            "unrealized_pnl": pnl, "realized_pnl": "0", "bot_id": "b1",
+        })
+        wait.until(lambda d: pnl in d.find_element(By.CSS_SELECTOR, '[data-testid="positions-table"]').text)
+    btc = [r for r in driver.find_elements(By.CSS_SELECTOR, '[data-testid="position-row"]') if "BTC/USDT" in r.text]
+    assert len(btc) == 1 and "64,500" in btc[0].text
+    assert driver.execute_script("return window.__marker") == 42
+    driver.save_screenshot(str(ARTIFACTS / "positions.png"))
+
+    # --- emergency stop: no bot keeps running
+    _el(driver, "nav-/bots").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="bot-state"]'))
+    driver.execute_script("window.confirm = () => true")
+    _el(driver, "emergency-stop").click()
+    wait.until(lambda d: all(e.text.split("\n")[0] != "running" for e in d.find_elements(By.CSS_SELECTOR, '[data-testid="bot-state"]')))
+    status, _, bots = http("GET", f"{nija.base}/api/v1/trading/status", token=tokens["access_token"])
+    assert status == 200 and bots["bots"] and all(b["state"] != "running" for b in bots["bots"])
+    driver.save_screenshot(str(ARTIFACTS / "bots.png"))
+
+    # --- phone width: the same pages, the menu folds away
+    driver.set_window_size(390, 844)
+    driver.get(f"{nija.base}/#/")
+    _el(driver, "card-balance")
+    assert not driver.find_element(By.CSS_SELECTOR, '[data-testid="nav-/bots"]').is_displayed()
+    driver.find_element(By.CLASS_NAME, "menu").click()
+    assert _el(driver, "nav-/bots").is_displayed()
+    width = driver.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways at phone width ({width}px)"
+    driver.save_screenshot(str(ARTIFACTS / "overview-phone.png"))
+    driver.set_window_size(1280, 900)
+
+    # --- an expired session goes back to the login page with a notice
+    driver.execute_script(
+        "localStorage.setItem('nija.session', JSON.stringify({access_token: 'expired.token.x', refresh_token: 'gone'}))"
+    )
+    driver.refresh()
+    assert "expired" in _el(driver, "session-expired").text
+    _el(driver, "login-form")
+
+    # --- the API going down shows a banner
+    _fill(driver, "login-form", email, PASSWORD)
+    _el(driver, "who")
+    nija.stop()
+    _el(driver, "nav-/trades").click()
+    assert "cannot be reached" in _el(driver, "api-down").text
+    driver.save_screenshot(str(ARTIFACTS / "api-down.png"))
