@@ -6,6 +6,7 @@ No scripts, fonts or CDNs: the file opens offline and can be mailed around.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from decimal import Decimal
 from html import escape
 from typing import Any
 
@@ -44,10 +45,30 @@ def _polyline(ts: list[int], ys: list[float], color: str, title: str, fmt, inver
     )
 
 
+_PERCENT = {"total_return", "cagr", "max_drawdown", "win_rate", "exposure"}
+
+
+def _metric(name: str, value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if name in _PERCENT:
+        return f"{value * 100:.2f}%"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items()) or "none"
+    if isinstance(value, str) and "." in value:
+        try:
+            return f"{Decimal(value):.10g}"
+        except ArithmeticError:
+            return value
+    return str(value)
+
+
 def render_html(result: dict[str, Any], max_trades: int = 500) -> str:
     """The report for a result dict (:meth:`BacktestResult.to_dict`)."""
     m, curve = result["metrics"], result["equity_curve"]
-    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in sorted(m.items()))
+    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(_metric(k, v))}</td></tr>" for k, v in sorted(m.items()))
     params = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>"
                      for k, v in sorted(result["parameters"].items()))
     markets = ", ".join(f"{escape(mk['symbol'])} ({mk['candles']} candles, {mk['gaps']} gaps)"
@@ -61,7 +82,7 @@ def render_html(result: dict[str, Any], max_trades: int = 500) -> str:
     more = f"<p>… and {len(trades) - max_trades} more trades in result.json.</p>" if len(trades) > max_trades else ""
     equity = _polyline(curve["ts"], curve["equity"], "#1565c0", "Equity", lambda v: f"{v:,.4f}")
     dd = _polyline(curve["ts"], [-d for d in curve["drawdown"]], "#c62828", "Drawdown",
-                   lambda v: f"{v * 100:.2f}%")
+                   lambda v: f"{v * 100 + 0.0:.2f}%")  # + 0.0: no "-0.00%"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>NIJA backtest: {escape(result['strategy'])}</title>
