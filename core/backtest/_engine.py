@@ -321,7 +321,7 @@ class Backtester:
         mk.trade = None
         mk.stop = mk.target = np.nan
         # Flat from this candle on; a new decision needs a candle that closes flat.
-        self._schedule_entry(m, exit_idx if kind != "signal" else exit_idx)
+        self._schedule_entry(m, exit_idx)
 
     # -- run -------------------------------------------------------------------------------
     def run(self):
