@@ -46,6 +46,50 @@ def _fill(driver, form: str, email: str, password: str) -> None:
     root.find_element(By.CSS_SELECTOR, '[data-testid="submit"]').click()
 
 
+def test_admin_pages(nija_browser_stack, browser):
+    """Runs first (the end-to-end test stops the platform at its end)."""
+    from e2e.conftest import NIJA
+    import subprocess
+
+    nija, driver = nija_browser_stack, browser
+    wait = WebDriverWait(driver, 15)
+    admin_email = f"admin-{uuid.uuid4().hex[:10]}@example.com"
+    subprocess.run(
+        [NIJA, "admin", "create", "--email", admin_email, "--password-stdin", "--data-dir", str(nija.data_dir)],
+        input=PASSWORD + "\n", text=True, check=True, capture_output=True, timeout=60,
+    )
+    someone = f"someone-{uuid.uuid4().hex[:10]}@example.com"
+    http("POST", f"{nija.base}/api/v1/auth/register", {"email": someone, "password": PASSWORD})
+
+    driver.get(f"{nija.base}/")
+    _fill(driver, "login-form", admin_email, PASSWORD)
+    _el(driver, "nav-/admin").click()
+    wait.until(lambda d: _el(d, "m-users").find_element(By.CLASS_NAME, "value").text.isdigit())
+    _el(driver, "ks-reason").send_keys("browser test")
+    driver.execute_script("window.confirm = () => true")
+    _el(driver, "ks-on").click()
+    wait.until(lambda d: "ON" in _el(d, "ks-state").text)
+    _el(driver, "ks-off").click()
+    wait.until(lambda d: "off" in _el(d, "ks-state").text)
+    driver.save_screenshot(str(ARTIFACTS / "admin-platform.png"))
+
+    _el(driver, "nav-/admin/users").click()
+    _el(driver, "user-search").send_keys(someone.split("@")[0])
+    _el(driver, "user-search").submit()
+    wait.until(lambda d: [r.text.split()[0] for r in d.find_elements(By.CSS_SELECTOR, '[data-testid="user-row"]')] == [someone])
+    driver.find_element(By.CSS_SELECTOR, '[data-testid="user-row"] button').click()  # Disable
+    wait.until(lambda d: "disabled" in d.find_element(By.CSS_SELECTOR, '[data-testid="user-row"]').text)
+    status, _, _ = http("POST", f"{nija.base}/api/v1/auth/login", {"email": someone, "password": PASSWORD})
+    assert status == 401
+
+    _el(driver, "nav-/admin/audit").click()
+    table = _el(driver, "audit-table")
+    wait.until(lambda d: "admin.users.update" in table.text)
+    driver.save_screenshot(str(ARTIFACTS / "admin-audit.png"))
+    _el(driver, "logout").click()
+    _el(driver, "login-form")
+
+
 def test_dashboard_end_to_end(nija_browser_stack, browser):
     nija, driver = nija_browser_stack, browser
     wait = WebDriverWait(driver, 15)
