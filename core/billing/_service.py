@@ -29,7 +29,8 @@ Publisher = Callable[[SubscriptionView, str], Awaitable[None]]
 
 
 class UsageSources(Protocol):
-    """Counts owned by other features (trading). The default answers zero for both."""
+    """Counts owned by other features (risk, trading). The default, :class:`SqlUsageSources`,
+    reads their tables; :class:`NoUsageSources` counts nothing."""
 
     async def trades_today(self, user_id: str, day_start_ms: int) -> int: ...
 
@@ -37,7 +38,7 @@ class UsageSources(Protocol):
 
 
 class NoUsageSources:
-    """Until trading records trades and exchange connections, there is nothing to count."""
+    """Counts nothing (for deployments or tests without trading)."""
 
     async def trades_today(self, user_id: str, day_start_ms: int) -> int:
         return 0
@@ -70,7 +71,11 @@ class Billing:
             gateway = StripeGateway(config.secret_key, config.api_base)
         self.gateway = gateway
         self.publish = publish
-        self.usage_sources: UsageSources = usage_sources or NoUsageSources()
+        if usage_sources is None:
+            from nija.core.billing._sources import SqlUsageSources
+
+            usage_sources = SqlUsageSources(db)
+        self.usage_sources: UsageSources = usage_sources
 
     @property
     def online(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 import logging
 from decimal import Decimal
 
@@ -118,3 +119,30 @@ async def test_plan_changes_are_published_on_nats(database_url):
         await nc.close()
         await bus.close()
         await asyncio.sleep(0)
+
+
+async def test_usage_reads_trades_and_exchanges_from_risk_and_trading(database_url, tmp_path):
+    from nija.core.billing import SqlUsageSources, usage
+    from nija.core.risk._tables import risk_user_state
+    from nija.core.trading._tables import broker_connections
+
+    billing, clock = make_offline_billing(database_url, trial_days=0)
+    user_id = await new_user(billing)
+    now = clock.now_ms()
+    async with billing.db.transaction() as conn:
+        await conn.execute(risk_user_state.insert().values(
+            user_id=user_id, day=now // DAY, trades_today=4, realized_pnl_today=Decimal(0), open_positions=0,
+            exposure_usd=Decimal(0), reduce_only=False, kill_switch=False, updated_at=now))
+        for exchange in ("binance", "kraken", "kraken"):
+            await conn.execute(broker_connections.insert().values(
+                id=str(uuid.uuid4()), user_id=user_id, broker="ccxt", exchange=exchange, api_key_last4="abcd",
+                key_fingerprint=uuid.uuid4().hex, secret="not-a-real-token", created_at=now))
+    items = {i.name: (i.used, i.limit) for i in await usage(billing, user_id)}
+    assert items["trades_today"] == (4, 10) and items["exchanges_connected"] == (2, 1)
+    clock.advance(DAY)
+    assert {i.name: i.used for i in await usage(billing, user_id)}["trades_today"] == 0, "yesterday's trades"
+
+    # A database without those tables counts nothing instead of failing.
+    empty = SqlUsageSources(Database(f"sqlite+aiosqlite:///{tmp_path / 'bare.db'}"))
+    assert await empty.trades_today(user_id, 0) == 0 and await empty.exchanges_connected(user_id) == 0
+    await empty.db.close()
