@@ -88,3 +88,17 @@ def test_positions_are_a_read_only_view(markets):
     assert Scanner(Looker(), [m.symbol for m in markets]).scan(candles, times, positions=view) == []
     assert seen["positions"]["ETH/BTC"].quantity == Decimal("1.5") and seen["read_only"]
     assert seen["now"] == int(times[-1])
+
+
+def test_scan_in_blocks_equals_one_block(markets, monkeypatch):
+    from nija.core.strategies import _scanner
+
+    n = min(len(m) for m in markets)
+    candles, times = stacked(markets, n)
+    symbols = [m.symbol for m in markets]
+    strategy = BollingerReversion()  # a tuple-valued indicator (bbands) and a plain one (atr)
+    whole = Scanner(strategy, symbols)
+    want = [whole.scan({k: v[:, :t + 1] for k, v in candles.items()}, times[:t + 1]) for t in range(600, 900)]
+    monkeypatch.setattr(_scanner, "SCAN_BLOCK", 3)
+    got = [whole.scan({k: v[:, :t + 1] for k, v in candles.items()}, times[:t + 1]) for t in range(600, 900)]
+    assert got == want and any(want)
