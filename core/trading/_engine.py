@@ -159,6 +159,7 @@ class TradingEngine:
             await self._set_state(row, "error", exc.message)
             raise
         runtime = self._runtime(row, account, instance)
+        await self._load_positions(runtime)
         await self._set_state(row, "running", None)
         self._bots[row["id"]] = runtime
         return row
@@ -261,7 +262,9 @@ class TradingEngine:
         for row in rows:
             try:
                 account = await self.account_for(row["user_id"], row["paper"], row["broker_connection_id"])
-                self._bots[row["id"]] = self._runtime(row, account, self._strategy(row["strategy"], row["params"]))
+                runtime = self._runtime(row, account, self._strategy(row["strategy"], row["params"]))
+                await self._load_positions(runtime)
+                self._bots[row["id"]] = runtime
             except NijaError as exc:
                 log.error("bot %s not resumed: %s", row["id"], exc.message)
                 await self._set_state(row, "error", exc.message)
@@ -405,15 +408,24 @@ class TradingEngine:
             balances = await runtime.account.broker.fetch_balance()
             _, free = balances.get(quote, (ZERO, ZERO))
             fraction = Decimal(repr(float(runtime.scanner.strategy.position_fraction(sig))))
+            step = await self._step(runtime, sig.symbol)
             qty = quantity_for_fraction(equity=free, fraction=fraction, price=last.close, cash=free,
-                                        cost_bps=Decimal(30))
-            qty = await self._cap(user_id, quote, last.close, qty)
+                                        cost_bps=Decimal(30), step=step)
+            qty = (await self._cap(user_id, quote, last.close, qty)).quantize(step, rounding=ROUND_DOWN)
             if qty <= 0:
                 return False
             intent = OrderIntent(user_id=user_id, bot_id=runtime.id, signal_id=signal_id, symbol=sig.symbol, side="buy",
                                  type="market", amount=qty, reference_price=last.close)
         await self.orders.submit(intent, runtime.account)
+        if not runtime.account.broker.capabilities.get("in_process"):
+            await self._load_positions(runtime)  # a live venue may have filled it already
         return True
+
+    async def _step(self, runtime: BotRuntime, symbol: str) -> Decimal:
+        """The venue's lot step, so the amount written ahead is exactly the amount sent."""
+        market = (await runtime.account.broker.load_markets()).get(symbol)
+        step = market.amount_increment if market is not None else None
+        return step if step and step > 0 else Decimal("0.00000001")
 
     async def _cap(self, user_id: str, quote: str, price: Decimal, qty: Decimal) -> Decimal:
         if self.settings is None:

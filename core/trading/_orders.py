@@ -153,8 +153,11 @@ class OrderManager:
                 if existing["state"] in (OrderState.NEW.value, OrderState.SUBMITTED.value):
                     return await self.resolve(existing, account)
                 return existing
+            # Live equity is read from the venue before the transaction opens (no network call
+            # while the database write lock is held).
+            live_equity = None if account.paper else await self._venue_equity_usd(account)
             try:
-                order, pending = await self._write_ahead(intent, account, cid)
+                order, pending = await self._write_ahead(intent, account, cid, live_equity)
             except RiskRejected as exc:
                 order, pending = await self._record_rejected(intent, account, cid, f"{exc.rule}: {exc.message}")
                 await self.relay.publish(pending)
@@ -181,14 +184,18 @@ class OrderManager:
             live=not account.paper, account_equity_usd=equity, opens_position=opens,
         )
 
-    async def _write_ahead(self, intent: OrderIntent, account: Account, cid: str):
+    async def _venue_equity_usd(self, account: Account) -> Decimal:
+        balances = await account.broker.fetch_balance()
+        return sum((total * (self._usd(asset) or ZERO) for asset, (total, _free) in balances.items()), ZERO)
+
+    async def _write_ahead(self, intent: OrderIntent, account: Account, cid: str, live_equity: Decimal | None = None):
         now = self.clock.now_ms()
         writer = EventWriter(now)
         async with self.db.transaction() as conn:
             pos = (await conn.execute(select(positions.c.quantity).where(
                 positions.c.bot_id == intent.bot_id, positions.c.symbol == intent.symbol))).first()
             opens = pos is None or pos.quantity == 0
-            equity = await self._equity_usd(conn, account)
+            equity = live_equity if live_equity is not None else await self._equity_usd(conn, account)
             # Risk first: it counts this order on the same connection, so a rollback (crash,
             # rejection) un-counts it.
             await self.risk.pre_trade(conn, self._risk_request(intent, account, equity, opens))
