@@ -175,6 +175,11 @@ def test_trial_upgrade_webhook_failure_through_envoy(stripe_nija):
     status, _, body = http("POST", f"{base}/api/v1/subscription/cancel", {}, token=token)
     assert status == 200 and body["cancel_at_period_end"] is True
 
+    # Secrets never reach a log.
+    logs = "".join(stripe_nija.output) + "".join(p.read_text(errors="replace") for p in (stripe_nija.data_dir / "logs").glob("*.log"))
+    assert "Stripe" in logs or "stripe" in logs
+    assert "sk_test_nija" not in logs and WEBHOOK_SECRET not in logs
+
 
 def test_native_grpc_webhook_without_signature_is_invalid(stripe_nija):
     status, _, body = http("POST", f"{stripe_nija.base}/webhooks/stripe", raw=b'{"id": "evt_x", "type": "x"}')

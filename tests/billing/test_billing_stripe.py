@@ -210,8 +210,15 @@ async def test_upgrade_switch_and_cancel_at_period_end_through_stripe(database_u
     items = client.v1.invoice_items.list(params={"customer": row["stripe_customer_id"]}).to_dict()["data"]
     assert any(i.get("proration") and i["amount"] < 0 for i in items)
 
+    # A downgrade (and a change of interval) goes through the same call.
+    down = await billing.upgrade(user_id, "basic", "year", "pm_card_visa")
+    assert (down.plan, down.interval, down.status) == ("basic", "year", "active")
+    sub = client.v1.subscriptions.retrieve(row["stripe_subscription_id"]).to_dict()
+    assert sub["items"]["data"][0]["plan"]["id"] == "nija_basic_year"
+    assert (await billing.limits(user_id)).max_position_usd == PLANS["basic"].limits.max_position_usd
+
     canceled = await billing.cancel(user_id)
-    assert (canceled.plan, canceled.status, canceled.cancel_at_period_end) == ("pro", "active", True)
+    assert (canceled.plan, canceled.status, canceled.cancel_at_period_end) == ("basic", "active", True)
     assert client.v1.subscriptions.retrieve(row["stripe_subscription_id"]).to_dict()["cancel_at_period_end"] is True
     clock.advance(max(0, canceled.current_period_end - clock.now_ms()) + 1)
     view = await billing.view(user_id)
