@@ -170,8 +170,11 @@ class StreamService:
         channel = request.match_info["channel"]
         if channel not in CHANNELS:
             return _json_error(404, 5, f"no stream {channel!r}; streams are {', '.join('/ws/' + c for c in CHANNELS)}")
+        token = _token(request)
+        if not token:
+            return _json_error(401, 16, "authentication required: send 'Authorization: Bearer <token>' or ?access_token=")
         try:
-            claims = self.tokens.verify(_token(request))
+            claims = self.tokens.verify(token)
         except Unauthenticated as exc:
             return _json_error(401, 16, exc.message)
         if not _SAFE_ID.match(claims.user_id):

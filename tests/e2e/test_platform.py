@@ -108,10 +108,18 @@ def test_admin_routes_need_the_admin_role(nija):
     _, _, tokens = http("POST", f"{nija.base}/api/v1/auth/login", {"email": email, "password": PASSWORD})
     admin_routes = [r for r in rest_routes() if r.path.startswith("/api/v1/admin/")]
     assert len(admin_routes) == 7
+    # Aimed at a real account (another user's): a refused call must change nothing.
+    target = unique_email()
+    _, _, victim = http("POST", f"{nija.base}/api/v1/auth/register", {"email": target, "password": PASSWORD})
     for route in admin_routes:
-        path = route.path.replace("{id}", "someone")
-        status, _, body = http(route.verb, f"{nija.base}{path}", {} if route.verb != "GET" else None, token=tokens["access_token"])
+        path = route.path.replace("{id}", victim["id"])
+        body = {"PUT": {"roles": ["user", "admin"], "disabled": True}, "POST": {"active": True}, "DELETE": {}}.get(route.verb)
+        status, _, body = http(route.verb, f"{nija.base}{path}", body, token=tokens["access_token"])
         assert status == 403 and body["code"] == 7, f"{route.verb} {route.path}"
+    status, _, after = http("POST", f"{nija.base}/api/v1/auth/login", {"email": target, "password": PASSWORD})
+    assert status == 200, "a refused admin call changed the target account"
+    _, _, me = http("GET", f"{nija.base}/api/v1/auth/me", token=after["access_token"])
+    assert me["roles"] == ["user"]
 
 
 def test_no_secret_reaches_the_logs(nija):

@@ -183,7 +183,8 @@ async def test_token_checks(stream, session, tokens):
     _, base = stream
     http_base = base.replace("ws://", "http://")
     async with session.get(f"{http_base}/ws/trades") as resp:
-        assert resp.status == 401 and (await resp.json())["code"] == 16
+        body = await resp.json()
+        assert resp.status == 401 and body["code"] == 16 and "authentication required" in body["message"]
     async with session.get(f"{http_base}/ws/trades?access_token=not.a.jwt") as resp:
         assert resp.status == 401
     async with session.get(f"{http_base}/ws/nope?access_token={token_for(tokens, 'u1')}") as resp:
