@@ -205,12 +205,14 @@ class Backtester:
             i = int(mk.entries[k])
             self._push(int(mk.data.ts[i]), ENTRY, m, "entry", i)
 
-    def _schedule_exit(self, m: int, start: int) -> None:
-        """Next thing that closes (part of) market ``m``'s position, from candle ``start`` on."""
+    def _schedule_exit(self, m: int, start: int, decisions_from: int | None = None) -> None:
+        """Next thing that closes (part of) market ``m``'s position: a protective order
+        triggering on candle ``start`` or later, or an exit decided at the close of candle
+        ``decisions_from`` (default ``start``) or later."""
         mk = self._m[m]
         d = mk.data
         last = len(d) - 1
-        k = int(np.searchsorted(mk.exits, start))
+        k = int(np.searchsorted(mk.exits, start if decisions_from is None else decisions_from))
         decision = int(mk.exits[k]) if k < len(mk.exits) else last
         j = _first_hit(d, start, decision, mk.stop, mk.target)
         if j >= 0:
@@ -303,7 +305,7 @@ class Backtester:
             fill = Fill(ACCOUNT, sym, Side.SELL, mk.remaining, price, fee, int(d.ts[j]), f"{tag}-end")
             reason = "end"
         if fill is None:  # e.g. a take-profit touched but not traded through: look further
-            self._schedule_exit(m, j + 1)
+            self._schedule_exit(m, j + 1, decisions_from=j)
             return
         self._book(mk, fill, exit_idx)
         tr = mk.trade
@@ -311,7 +313,8 @@ class Backtester:
         tr._exit_value += fill.notional
         mk.remaining -= fill.quantity
         if mk.remaining > 0:
-            self._schedule_exit(m, j + 1)
+            # Partly filled inside candle j: its close may still decide an exit.
+            self._schedule_exit(m, j + 1, decisions_from=j)
             return
         tr.exit_ts, tr.exit_reason = fill.ts_ms, reason
         tr.exit_price = tr._exit_value / tr.quantity

@@ -202,11 +202,20 @@ def test_short_series_trade_nothing(eth):
 def test_partial_take_profit_fills_respect_participation(eth):
     # A large account against thin candles: take-profits fill over several candles.
     cfg = BacktestConfig(initial_cash=Decimal(10_000), fill_model=FillModel(participation=Decimal("0.05")))
-    res = run_backtest("apex", [eth], params={"oversold": 35, "take_profit_atr": 1.0}, config=cfg)
-    tp = [t for t in res.trades if t["exit_reason"] == "take_profit"]
-    assert tp
+    bt = Backtester(Apex(oversold=35, take_profit_atr=1.0), [eth], cfg)
+    res = bt.run()
+    idx = by_ts(eth)
+    tp = [f for f in bt.portfolio.fills if f.order_id.endswith("-tp")]
+    assert tp and all(f.liquidity == "maker" for f in tp)
+    for f in tp:
+        assert f.quantity <= Decimal("0.05") * Decimal(repr(float(eth.volume[idx[f.ts_ms]])))
+    per_order = {}
+    for f in tp:
+        per_order[f.order_id] = per_order.get(f.order_id, 0) + 1
+    assert max(per_order.values()) > 1  # one take-profit order, several partial fills
     pnl = sum((Decimal(t["pnl"]) for t in res.trades), Decimal(0))
     assert same_money(Decimal(res.metrics["final_equity"]), Decimal(10_000) + pnl)
+    assert all(p.is_flat for p in bt.portfolio.positions.values())
 
 
 def test_progress_bar_on_request(eth, capsys):
