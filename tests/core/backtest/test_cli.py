@@ -28,14 +28,18 @@ def test_two_runs_write_byte_identical_results(tmp_path):
     assert doc["config"]["initial_cash"] == "1"
 
 
-def test_other_strategies_and_parameters():
-    out = nija("backtest", "--strategy", "bollinger_reversion", "--data", str(DATA / "XLM_BTC-5m.csv"),
-               "--param", "exit_at=upper", "--no-progress")
-    assert out.returncode == 0, out.stderr
-    assert "strategy bollinger_reversion on XLM/BTC" in out.stdout
+def test_other_strategies_and_parameters(capsys):
+    # In-process (same argument parsing and output) to keep the suite quick.
+    from nija.services.cli import main
+
+    assert main(["backtest", "--strategy", "bollinger_reversion", "--data", str(DATA / "XLM_BTC-5m.csv"),
+                 "--param", "exit_at=upper", "--no-progress"]) == 0
+    assert "strategy bollinger_reversion on XLM/BTC" in capsys.readouterr().out
 
 
-def test_errors_are_one_clear_line():
+def test_errors_are_one_clear_line(capsys):
+    from nija.services.cli import main
+
     cases = [
         (["--strategy", "nope", "--data", str(DATA / "ETH_BTC-5m.csv")], "unknown strategy 'nope'"),
         (["--strategy", "apex", "--data", "/no/such.csv"], "cannot read /no/such.csv"),
@@ -45,6 +49,9 @@ def test_errors_are_one_clear_line():
         (["--strategy", "apex", "--data", str(DATA / "ETH_BTC-5m.csv"), "--cash", "lots"], "decimal numbers"),
     ]
     for args, message in cases:
-        out = nija("backtest", *args)
-        assert out.returncode == 2 and message in out.stderr, (args, out.stderr)
-        assert "Traceback" not in out.stderr
+        assert main(["backtest", *args]) == 2, args
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, (args, err)
+    # And as a real process: exit status 2, no traceback.
+    out = nija("backtest", "--strategy", "apex", "--data", "/no/such.csv")
+    assert out.returncode == 2 and "Traceback" not in out.stderr and "cannot read" in out.stderr
