@@ -84,7 +84,7 @@ class Billing:
     # -- reading ------------------------------------------------------------------------------
     async def view(self, user_id: str) -> SubscriptionView:
         async with self.db.transaction() as conn:
-            user, row = await _store.load(conn, user_id)
+            user, row = await _store.load_joined(conn, user_id)
         if user is None:
             raise NotFound("no such user")
         return resolve(user_id, user["created_at"], row, self.clock.now_ms(), self.config.trial_days)

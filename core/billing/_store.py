@@ -29,6 +29,21 @@ async def load(conn: AsyncConnection, user_id: str, *, for_update: bool = False)
     return dict(user), (dict(sub) if sub else None)
 
 
+async def load_joined(conn: AsyncConnection, user_id: str) -> tuple[dict | None, dict | None]:
+    """Like :func:`load` (without locking) in one round trip: the per-request path of the
+    rate limit reads through this."""
+    query = (
+        select(users.c.created_at, billing_subscriptions)
+        .select_from(users.outerjoin(billing_subscriptions, billing_subscriptions.c.user_id == users.c.id))
+        .where(users.c.id == user_id, users.c.deleted_at.is_(None))
+    )
+    found = (await conn.execute(query)).mappings().first()
+    if found is None:
+        return None, None
+    sub = {c.name: found[c] for c in billing_subscriptions.c}
+    return {"id": user_id, "created_at": found[users.c.created_at]}, (sub if sub["user_id"] is not None else None)
+
+
 async def ensure_row(conn: AsyncConnection, user_id: str, now_ms: int) -> dict:
     """The subscription row of ``user_id``, created (status "none", plan free) if missing, locked."""
     await conn.execute(

@@ -13,9 +13,8 @@ from sqlalchemy import case, select
 
 from nija.core.billing import _store
 from nija.core.billing._service import Billing
-from nija.core.billing._state import DAY_MS
+from nija.core.billing._state import DAY_MS, resolve
 from nija.core.billing._tables import api_usage
-from nija.core.db.models import users
 
 
 @dataclass(frozen=True)
@@ -41,10 +40,9 @@ async def count_api_call(billing: Billing, user_id: str) -> RateDecision | None:
     counted: the edge only asks with a verified token's subject)."""
     now = billing.clock.now_ms()
     window_ms = billing.config.rate_window_s * 1000
-    view = None
     async with billing.db.transaction() as conn:
-        exists = (await conn.execute(select(users.c.id).where(users.c.id == user_id))).first()
-        if exists is None:
+        user, row = await _store.load_joined(conn, user_id)
+        if user is None:
             return None
         day = now // DAY_MS
         expired = api_usage.c.window_start + window_ms <= now
@@ -62,7 +60,7 @@ async def count_api_call(billing: Billing, user_id: str) -> RateDecision | None:
             },
         ).returning(api_usage.c.window_start, api_usage.c.window_count)
         window_start, count = (await conn.execute(stmt)).one()
-    view = await billing.view(user_id)
+    view = resolve(user_id, user["created_at"], row, now, billing.config.trial_days)
     limit = view.limits.api_calls_per_minute
     reset_s = max(1, -(-(window_start + window_ms - now) // 1000))
     return RateDecision(allowed=count <= limit, limit=limit, remaining=max(0, limit - count), reset_s=reset_s, plan=view.plan)
