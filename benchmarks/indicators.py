@@ -26,14 +26,22 @@ from nija.core import indicators as ta
 RUNS = int(os.environ.get("NIJA_BENCH_RUNS", "5"))
 
 
-def median_ms(fn, runs: int = RUNS) -> float:
-    fn()  # warm-up
-    times = []
+def paired_ms(ours, theirs, runs: int = RUNS) -> tuple[float, float]:
+    """Median wall time of each, the runs alternating between the two.
+
+    The machine is shared: alternating spreads a burst of outside load over both
+    sides instead of charging it to whichever happened to run during it.
+    """
+    ours()
+    theirs()  # warm-up
+    a: list[float] = []
+    b: list[float] = []
     for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(times)
+        for fn, acc in ((ours, a), (theirs, b)):
+            t0 = time.perf_counter()
+            fn()
+            acc.append((time.perf_counter() - t0) * 1000.0)
+    return statistics.median(a), statistics.median(b)
 
 
 def ohlcv(shape, seed=0):
@@ -72,14 +80,14 @@ def main() -> int:
         "aroon(14)": (lambda: ta.aroon(h, l), lambda: talib.AROON(h, l)),
     }
     for name, (ours, theirs) in one_d.items():
-        rows.append((f"{name}, 1M points", median_ms(ours), median_ms(theirs)))
+        rows.append((f"{name}, 1M points", *paired_ms(ours, theirs)))
     # vwap has no TA-Lib counterpart: compare with a NumPy rolling-sum formulation
     def np_vwap():
         tp = (h + l + c) / 3.0
         k = np.ones(14)
         return np.convolve(tp * v, k, "valid") / np.convolve(v, k, "valid")
 
-    rows.append(("vwap(14), 1M points (vs NumPy)", median_ms(lambda: ta.vwap(h, l, c, v)), median_ms(np_vwap)))
+    rows.append(("vwap(14), 1M points (vs NumPy)", *paired_ms(lambda: ta.vwap(h, l, c, v), np_vwap)))
 
     markets, candles = 10_000, 500
     H, L, C, _ = ohlcv((markets, candles), seed=1)
@@ -101,7 +109,7 @@ def main() -> int:
             talib.ATR(H[i], L[i], ci, 14)
 
     label = f"rsi9+rsi14+macd+bbands+atr, {markets}x{candles} 2-D ({ta.get_num_threads()} threads)"
-    rows.append((label, median_ms(nija_2d), median_ms(talib_loop)))
+    rows.append((label, *paired_ms(nija_2d, talib_loop)))
 
     specs = {
         "rsi9": ("rsi", {"timeperiod": 9}),
@@ -132,11 +140,10 @@ def main() -> int:
             tstream.EMA(ci, 50)
             tstream.EMA(ci, 200)
 
-    rows.append((f"stream update, 7 indicators, {markets} markets", median_ms(nija_update),
-                 median_ms(talib_stream_loop)))
+    rows.append((f"stream update, 7 indicators, {markets} markets", *paired_ms(nija_update, talib_stream_loop)))
 
     width = max(len(r[0]) for r in rows)
-    print(f"nija indicators vs TA-Lib {talib.__version__} (median of {RUNS} runs, "
+    print(f"nija indicators vs TA-Lib {talib.__version__} (median of {RUNS} alternating runs, "
           f"OpenMP={'on' if ta.openmp_enabled() else 'off'}, threads={ta.get_num_threads()})")
     print(f"{'benchmark':<{width}}  {'nija ms':>10}  {'TA-Lib ms':>10}  {'ratio':>7}")
     for name, ours, theirs in rows:

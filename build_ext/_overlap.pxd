@@ -8,7 +8,7 @@ include "_common.pxi"
 cdef inline int k_sma(const double* x, Py_ssize_t n, int p, double* out) noexcept nogil:
     cdef Py_ssize_t b = first_valid(x, NULL, NULL, NULL, n)
     fill_nan(out, 0, min(n, b + p - 1))
-    int_sma(x + b, n - b, p, out + b)
+    int_sma_fast(x + b, n - b, p, out + b)
     return 0
 
 
@@ -23,8 +23,8 @@ cdef inline int k_wma(const double* x, Py_ssize_t n, int p, double* out) noexcep
     # TA_WMA: the weighted sum is updated in O(1) by subtracting the plain sum.
     cdef Py_ssize_t b = first_valid(x, NULL, NULL, NULL, n)
     cdef Py_ssize_t m = n - b, i, j, trailing = 0, reseed
-    cdef double divider = <double>p * (p + 1) / 2.0
-    cdef double period_sub = 0.0, period_sum = 0.0, trailing_value = 0.0, v
+    cdef double inv_divider = 1.0 / (<double>p * (p + 1) / 2.0)
+    cdef double period_sub = 0.0, period_sum = 0.0, trailing_value = 0.0, v, s, nxt
     cdef const double* xs = x + b
     cdef double* o = out + b
     fill_nan(out, 0, min(n, b + p - 1))
@@ -38,26 +38,31 @@ cdef inline int k_wma(const double* x, Py_ssize_t n, int p, double* out) noexcep
         period_sub += v
         period_sum += v * (i + 1)
     reseed = 8 * p
+    # TA-Lib's sums, each with one add on its carried chain: the plain sum takes
+    # (new - leaving), the weighted sum (new*p - plain sum); s, the weighted sum
+    # of the window, branches off it.
     for i in range(p - 1, m):
         v = xs[i]
-        period_sub += v
-        period_sub -= trailing_value
-        period_sum += v * p
+        period_sub += v - trailing_value
         # TA-Lib 0.8 rebuilds both running sums from the window every 8*p bars
         # (bounds the rounding residue; also lets the sums recover from a NaN).
         reseed -= 1
         if reseed <= 0:
             reseed = 8 * p
             period_sub = 0.0
-            period_sum = 0.0
+            s = 0.0
             for j in range(i - p + 1, i + 1):
                 v = xs[j]
                 period_sub += v
-                period_sum += v * (j - (i - p + 1) + 1)
+                s += v * (j - (i - p + 1) + 1)
+            nxt = s - period_sub
+        else:
+            s = period_sum + v * p
+            nxt = period_sum + (v * p - period_sub)
         trailing_value = xs[trailing]
         trailing += 1
-        o[i] = period_sum / divider
-        period_sum -= period_sub
+        o[i] = s * inv_divider
+        period_sum = nxt
     return 0
 
 
@@ -137,7 +142,10 @@ cdef inline int k_bbands(const double* x, Py_ssize_t n, int p, double nbdevup, d
     fill_nan(lower, 0, min(n, b + lb))
     if m <= lb:
         return 0
-    int_ma(xs, m, p, matype, middle + b)
+    if matype == 0:
+        int_sma_fast(xs, m, p, middle + b)
+    else:
+        int_ma(xs, m, p, matype, middle + b)
     shift = xs[0]
     for j in range(lb):
         t = xs[j] - shift

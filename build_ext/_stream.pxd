@@ -37,12 +37,13 @@ cdef inline double sma_step(double x, int p, int64_t* seen, double* total,
         return NAN
     seen[0] = s + 1
     ring[s % p] = x
-    total[0] += x
     if s < p - 1:
+        total[0] += x
         return NAN
-    tmp = total[0]
-    total[0] -= ring[(s + 1) % p]
-    return tmp / p
+    # int_sma_fast's arithmetic; the value leaving, x[s-p+1], is at ring[(s+1) % p]
+    tmp = (total[0] + x) * (1.0 / <double>p)
+    total[0] += x - ring[(s + 1) % p]
+    return tmp
 
 
 cdef inline double rsi_step(double x, int p, int64_t* seen, double* prev,
