@@ -69,7 +69,8 @@ def check_lookahead(strategy, guard: StrategyGuard, bot_id: str, symbol: str, ti
         When a decision changes once later candles are hidden.
     """
     w = max(1, int(strategy.lookback))
-    cols = sample_columns(frame, w - 1, len(times), samples)
+    # Bound the stacked windows to ~2M cells per field, whatever the lookback.
+    cols = sample_columns(frame, w - 1, len(times), samples, max_columns=max(samples, min(100_000, 2_000_000 // w)))
     if len(cols) == 0:
         return 0
     offsets = np.arange(-w + 1, 1)
