@@ -3,6 +3,7 @@ third-party alike."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -42,9 +43,12 @@ def test_tracing_logs_hook_calls(monkeypatch, caplog):
 def third_party(tmp_path_factory):
     """pip-install the sample package into a private directory (not the shared venv)."""
     target = tmp_path_factory.mktemp("site")
+    # Build from a copy: setuptools writes build/ and *.egg-info next to the sources.
+    source = tmp_path_factory.mktemp("src") / "sample_strategy"
+    shutil.copytree(FIXTURE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps", "--target",
-         str(target), str(FIXTURE)],
+         str(target), str(source)],
         check=True, capture_output=True, timeout=300,
     )
     return target
