@@ -97,7 +97,8 @@ async def test_trial_then_upgrade_then_failing_card_then_grace_then_free(databas
     assert "billing.upgrade" in actions and "billing.stripe_event" in actions
 
 
-async def test_payment_recovers_after_failure(database_url, localstripe):
+@pytest.mark.parametrize("paid_type", ["invoice.payment_succeeded", "invoice.paid"])
+async def test_payment_recovers_after_failure(database_url, localstripe, paid_type):
     billing, clock = make_billing(database_url, localstripe)
     user_id = await new_user(billing)
     await billing.upgrade(user_id, "pro", "year", "pm_card_visa")
@@ -107,9 +108,10 @@ async def test_payment_recovers_after_failure(database_url, localstripe):
     assert await _deliver(billing, event("invoice.payment_failed", invoice)) == "applied"
     assert (await billing.view(user_id)).status == "past_due"
     paid = dict(invoice, status="paid", lines={"data": [{"period": {"end": int(time.time()) + 400 * 86400}}]})
-    assert await _deliver(billing, event("invoice.payment_succeeded", paid)) == "applied"
+    assert await _deliver(billing, event(paid_type, paid)) == "applied"
     view = await billing.view(user_id)
     assert (view.plan, view.status, view.grace_until) == ("pro", "active", 0)
+    assert view.current_period_end > int(time.time() + 399 * 86400) * 1000, "the paid period extends the subscription"
 
 
 async def test_forged_signature_is_rejected_and_changes_nothing(database_url, localstripe):
@@ -298,3 +300,26 @@ async def test_signed_but_malformed_events_are_400_not_500(database_url, localst
     assert await _deliver(billing, odd) == "ignored"
     odd_sub = event("customer.subscription.updated", {"id": 5, "items": "none", "current_period_end": "soon"})
     assert await _deliver(billing, odd_sub) == "ignored"
+
+
+async def test_subscription_created_is_adopted_for_the_customer(database_url, localstripe):
+    """Stripe may deliver customer.subscription.created before NIJA stored the subscription id
+    (an upgrade still in flight): the customer's row adopts it."""
+    from nija.core.billing import _store
+
+    billing, _ = make_billing(database_url, localstripe)
+    user_id = await new_user(billing)
+    customer = await billing.gateway.create_customer(user_id, f"{user_id}@example.com")
+    async with billing.db.transaction() as conn:
+        await _store.ensure_row(conn, user_id, billing.clock.now_ms())
+        await _store.update(conn, user_id, {"stripe_customer_id": customer})
+    sub = {"id": f"sub_{uuid.uuid4().hex[:14]}", "object": "subscription", "customer": customer, "status": "active",
+           "current_period_end": int(time.time()) + 30 * 86400, "items": {"data": [{"plan": {"id": "nija_pro_month"}}]}}
+    assert await _deliver(billing, event("customer.subscription.created", sub)) == "applied"
+    view = await billing.view(user_id)
+    assert (view.plan, view.status, view.interval, view.source) == ("pro", "active", "month", "stripe")
+    assert (await _row(billing, user_id))["stripe_subscription_id"] == sub["id"]
+    # Another subscription of the same customer is not ours to apply.
+    other = dict(sub, id=f"sub_{uuid.uuid4().hex[:14]}", status="canceled")
+    assert await _deliver(billing, event("customer.subscription.deleted", other)) == "ignored"
+    assert (await billing.view(user_id)).status == "active"
