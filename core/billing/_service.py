@@ -15,6 +15,7 @@ from nija.core.audit import record
 from nija.core.billing import _store
 from nija.core.billing._config import BillingConfig
 from nija.core.billing._plans import INTERVALS, PLANS
+from nija.core.billing._sources import SqlUsageSources
 from nija.core.billing._state import SubscriptionView, resolve
 from nija.core.billing._stripe import StripeGateway, subscription_fields
 from nija.core.clock import Clock, SystemClock
@@ -71,11 +72,7 @@ class Billing:
             gateway = StripeGateway(config.secret_key, config.api_base)
         self.gateway = gateway
         self.publish = publish
-        if usage_sources is None:
-            from nija.core.billing._sources import SqlUsageSources
-
-            usage_sources = SqlUsageSources(db)
-        self.usage_sources: UsageSources = usage_sources
+        self.usage_sources: UsageSources = usage_sources if usage_sources is not None else SqlUsageSources(db)
 
     @property
     def online(self) -> bool:
