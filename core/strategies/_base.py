@@ -82,6 +82,14 @@ class SignalFrame:
                     (self.take_profit, other.take_profit))))
 
 
+@dataclass(frozen=True)
+class _FrozenClock:
+    _now: int
+
+    def now_ms(self) -> int:
+        return self._now
+
+
 def _frozen(a: np.ndarray) -> np.ndarray:
     view = a.view()
     view.flags.writeable = False
@@ -126,8 +134,14 @@ class StrategyContext:
 
     @property
     def now_ms(self) -> int:
-        """The clock: time of the newest closed candle."""
+        """Time of the newest closed candle (UTC ms): a strategy's "now", live or in a backtest."""
         return int(self._times[-1])
+
+    @property
+    def clock(self) -> "_FrozenClock":
+        """A :class:`nija.core.clock.Clock` stopped at :attr:`now_ms` (never wall time, so
+        backtests and live runs agree)."""
+        return _FrozenClock(self.now_ms)
 
     @property
     def positions(self) -> Mapping[str, PositionView]:

@@ -78,6 +78,7 @@ def test_positions_are_a_read_only_view(markets):
         def evaluate(self, ctx):
             seen["positions"] = ctx.positions
             seen["now"] = ctx.now_ms
+            seen["clock"] = ctx.clock.now_ms()
             try:
                 ctx.positions["X"] = None
             except TypeError:
@@ -87,7 +88,7 @@ def test_positions_are_a_read_only_view(markets):
     view = {"ETH/BTC": PositionView("ETH/BTC", Decimal("1.5"), Decimal("0.09"))}
     assert Scanner(Looker(), [m.symbol for m in markets]).scan(candles, times, positions=view) == []
     assert seen["positions"]["ETH/BTC"].quantity == Decimal("1.5") and seen["read_only"]
-    assert seen["now"] == int(times[-1])
+    assert seen["now"] == seen["clock"] == int(times[-1])
 
 
 def test_scan_in_blocks_equals_one_block(markets, monkeypatch):
