@@ -15,13 +15,19 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from nija.core import _stream
 from nija.core.errors import IndicatorError
 
 from . import _validate as v
+from ._functions import _load_kernels
 
-#: Below this many markets a streaming update runs on one thread.
-PARALLEL_MIN_MARKETS = 4096
+_stream = _load_kernels("_stream")
+
+#: Below this many markets a streaming update runs on one thread. One indicator's
+#: step over 10,000 markets takes ~0.1 ms on one core; each parallel update is a
+#: fork/join of the OpenMP team per indicator, which costs about that on an idle
+#: machine and whole scheduler slices (tens of ms measured) when other processes
+#: hold the cores. Threads only pay off far above that size.
+PARALLEL_MIN_MARKETS = 65536
 
 # kind -> (parameter defaults, inputs it reads)
 KINDS: dict[str, tuple[dict[str, float], tuple[str, ...]]] = {
@@ -131,8 +137,7 @@ class IndicatorStream:
         update overwrites: copy them to keep them.
         """
         c = self._candle(candle, 1)
-        # Waking an OpenMP team costs ~0.1-1 ms (more on a busy machine), far more than a
-        # serial update of a few thousand markets, so small streams stay serial.
+        # see PARALLEL_MIN_MARKETS: smaller streams stay serial
         threads = v.num_threads() if self.n_markets >= PARALLEL_MIN_MARKETS else 1
         result: dict[str, object] = {}
         for name, (kind, _) in self._specs.items():

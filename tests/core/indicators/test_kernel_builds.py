@@ -66,9 +66,34 @@ def test_fma_build_equals_portable_build(family, rows):
             np.testing.assert_array_equal(x, y, err_msg=f"{family}.{name}")
 
 
+def test_fma_stream_steps_equal_portable_ones(rows):
+    if not _functions._cpu_has_fma():
+        pytest.skip("this CPU has no FMA3: only the portable build can run")
+    portable = importlib.import_module("nija.core._stream")
+    fast = importlib.import_module("nija.core._stream_fma")
+    n = rows["c"].shape[0]
+    def states(m):
+        return [m.EmaStream(n, 30), m.RsiStream(n, 14), m.AtrStream(n, 14),
+                m.MacdStream(n, 12, 26, 9), m.BbandsStream(n, 20, 2.0, 2.0), m.SmaStream(n, 10)]
+
+    ours, theirs = states(portable), states(fast)
+    for t in range(rows["c"].shape[1]):
+        c, h, l = (np.ascontiguousarray(rows[k][:, t]) for k in ("c", "h", "l"))
+        for a, b in zip(ours, theirs):
+            if isinstance(a, portable.AtrStream):
+                ra, rb = a.update(h, l, c), b.update(h, l, c)
+            else:
+                ra, rb = a.update(c), b.update(c)
+            for x, y in zip(ra if isinstance(ra, tuple) else (ra,), rb if isinstance(rb, tuple) else (rb,)):
+                np.testing.assert_array_equal(x, y, err_msg=f"{type(a).__name__} at t={t}")
+
+
 def test_the_fma_build_is_the_one_in_use_on_fma_cpus():
+    from nija.core.indicators import _streaming
+
     if not _functions._cpu_has_fma():
         pytest.skip("this CPU has no FMA3")
+    assert _streaming._stream.__name__ == "nija.core._stream_fma"
     assert _functions._overlap.__name__ == "nija.core._overlap_fma"
     assert _functions._volatility.__name__ == "nija.core._volatility_fma"
     assert _functions._momentum.__name__ == "nija.core._momentum_fma"
