@@ -85,6 +85,9 @@ class TradingEngine:
         self._bots: dict[str, BotRuntime] = {}
         self._task: asyncio.Task | None = None
         self._account_lock = asyncio.Lock()
+        # A tick and a user's stop/emergency stop never interleave: the stop then sees every
+        # fill the tick booked (a flatten sized on a stale position would over-sell).
+        self._tick_lock = asyncio.Lock()
 
     # ------------------------------------------------------------------------ accounts
     def _broker_class(self, name: str):
@@ -208,6 +211,10 @@ class TradingEngine:
 
     async def stop_bot(self, user_id: str, bot_id: str) -> dict:
         """Stop deciding and cancel the bot's open orders; positions stay."""
+        async with self._tick_lock:
+            return await self._stop_bot(user_id, bot_id)
+
+    async def _stop_bot(self, user_id: str, bot_id: str) -> dict:
         row = await self._bot_row(user_id, bot_id)
         runtime = self._bots.pop(bot_id, None)
         if runtime is not None:
@@ -225,6 +232,10 @@ class TradingEngine:
 
     async def emergency_stop(self, user_id: str, bot_id: str | None = None) -> list[dict]:
         """Stop the bot (or every bot of the user), cancel open orders, close positions at market."""
+        async with self._tick_lock:
+            return await self._emergency_stop(user_id, bot_id)
+
+    async def _emergency_stop(self, user_id: str, bot_id: str | None = None) -> list[dict]:
         rows = [await self._bot_row(user_id, bot_id)] if bot_id else await self.list_bots(user_id)
         now = self.clock.now_ms()
         for row in rows:
@@ -321,6 +332,10 @@ class TradingEngine:
 
     async def step(self) -> bool:
         """Release the next candle time and run every bot on it. False when replay ended."""
+        async with self._tick_lock:
+            return await self._step()
+
+    async def _step(self) -> bool:
         venue_keys = await self._venue_keys()
         keys = sorted({k for b in self._bots.values() for k in b.keys()} | {k for v in venue_keys.values() for k in v})
         if not keys:
@@ -379,7 +394,7 @@ class TradingEngine:
             except RiskRejected as exc:
                 log.info("bot %s: order refused by risk rule %s", runtime.id, exc.rule)
                 if getattr(exc, "flatten", False):
-                    await self.emergency_stop(runtime.row["user_id"], runtime.id)
+                    await self._emergency_stop(runtime.row["user_id"], runtime.id)  # inside the tick's lock
                     return
             except NijaError as exc:
                 log.warning("bot %s: order failed: %s", runtime.id, exc.message)
@@ -408,7 +423,7 @@ class TradingEngine:
             balances = await runtime.account.broker.fetch_balance()
             _, free = balances.get(quote, (ZERO, ZERO))
             fraction = Decimal(repr(float(runtime.scanner.strategy.position_fraction(sig))))
-            step = await self._step(runtime, sig.symbol)
+            step = await self._lot_step(runtime, sig.symbol)
             qty = quantity_for_fraction(equity=free, fraction=fraction, price=last.close, cash=free,
                                         cost_bps=Decimal(30), step=step)
             qty = (await self._cap(user_id, quote, last.close, qty)).quantize(step, rounding=ROUND_DOWN)
@@ -421,7 +436,7 @@ class TradingEngine:
             await self._load_positions(runtime)  # a live venue may have filled it already
         return True
 
-    async def _step(self, runtime: BotRuntime, symbol: str) -> Decimal:
+    async def _lot_step(self, runtime: BotRuntime, symbol: str) -> Decimal:
         """The venue's lot step, so the amount written ahead is exactly the amount sent."""
         market = (await runtime.account.broker.load_markets()).get(symbol)
         step = market.amount_increment if market is not None else None

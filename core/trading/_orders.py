@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nija.core.errors import Unavailable
+from nija.core.money import decimal_to_str as decimal_str
 from nija.core.plugins.broker import (
     Broker,
     BrokerBadRequest,
@@ -162,6 +163,10 @@ class OrderManager:
                 order, pending = await self._record_rejected(intent, account, cid, f"{exc.rule}: {exc.message}")
                 await self.relay.publish(pending)
                 raise
+            except BrokerBadRequest as exc:
+                order, pending = await self._record_rejected(intent, account, cid, exc.message)
+                await self.relay.publish(pending)
+                return order
             except IntegrityError:
                 # Another process took this client order id first: it owns the send.
                 existing = await self.get(cid)
@@ -195,6 +200,13 @@ class OrderManager:
             pos = (await conn.execute(select(positions.c.quantity).where(
                 positions.c.bot_id == intent.bot_id, positions.c.symbol == intent.symbol))).first()
             opens = pos is None or pos.quantity == 0
+            if intent.reduce_only:
+                # Reduce-only is enforced here, on the bot's own book, whatever the venue offers.
+                held = pos.quantity if pos is not None else ZERO
+                reduces = (held > 0 and intent.side == "sell") or (held < 0 and intent.side == "buy")
+                if not reduces or intent.amount > abs(held):
+                    raise BrokerBadRequest(f"reduce-only {intent.side} of {decimal_str(intent.amount)} exceeds the "
+                                           f"bot's position of {decimal_str(held)} {intent.symbol}")
             equity = live_equity if live_equity is not None else await self._equity_usd(conn, account)
             # Risk first: it counts this order on the same connection, so a rollback (crash,
             # rejection) un-counts it.

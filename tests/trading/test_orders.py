@@ -227,3 +227,14 @@ async def test_limit_order_partial_fills(db):
         if states[-1] == "filled":
             break
     assert "partially_filled" in states  # capped by the candles' volume, filled over several
+
+
+async def test_reduce_only_never_flips_or_opens_a_position(db):
+    feed, user, account, manager, _ = _setup(db)
+    bot = str(uuid.uuid4())
+    flat = await manager.submit(_intent(user, bot, signal="a", side="sell", reduce_only=True), account)
+    assert flat["state"] == "rejected" and "reduce-only" in flat["reason"]
+    await manager.submit(_intent(user, bot, signal="b"), account)
+    await _advance(feed, account, manager)
+    too_much = await manager.submit(_intent(user, bot, signal="c", side="sell", amount="0.6", reduce_only=True), account)
+    assert too_much["state"] == "rejected" and await account.broker.fetch_open_orders() == []
