@@ -133,7 +133,8 @@ class RiskEngine:
         day = now // DAY_MS
         row = await self._lock_user(conn, request.user_id, day, now)
         switch = await self.kill_switch.read_locked(conn)
-        if switch.blocks(request.reduce_only):
+        # Again after the lock wait: the control message may have landed meanwhile.
+        if switch.blocks(request.reduce_only) or self.kill_switch.blocks(request.reduce_only):
             raise RiskRejected("kill_switch.global", "trading is halted platform-wide (global kill switch)")
 
         equity = request.account_equity_usd

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Awaitable, Callable
 
 from sqlalchemy import select, update
@@ -114,12 +114,14 @@ class GlobalKillSwitch:
         self._apply(view)
         return view
 
-    async def load(self) -> KillSwitchView:
-        """Re-read the persisted state (start-up, reconnect, periodic refresh)."""
+    async def load(self, *, force: bool = True) -> KillSwitchView:
+        """Re-read the persisted state (start-up, reconnect, periodic refresh) and adopt it;
+        with ``force=False`` a newer state already heard on NATS (an engage announced before
+        it is committed) is kept."""
         async with self.db.transaction() as conn:
             row = (await conn.execute(select(risk_kill_switch).where(risk_kill_switch.c.id == GLOBAL_ID))).first()
         view = _view(row)
-        self._apply(view, force=True)
+        self._apply(view, force=force)
         return view
 
     def on_change(self, listener: Listener) -> None:
@@ -146,23 +148,41 @@ class GlobalKillSwitch:
     ) -> KillSwitchView:
         """Engage or clear the switch: persist (audited), apply here, announce on NATS.
 
-        Returns once the change is committed — from then on no order is accepted anywhere
-        (the acknowledgement) — and published to every subscribed process.
+        Engaging announces first (every subscribed process stops accepting orders as soon as
+        the message lands, without waiting for the database), then persists. Clearing persists
+        first. Returns once the change is committed — the acknowledgement: from then on no order
+        is accepted anywhere, because every order reads the row under a share lock — and
+        announced to every subscribed process.
         """
         now = self.clock.now_ms()
-        async with self.db.transaction() as conn:
-            # The UPDATE waits for in-flight orders holding the row FOR SHARE.
-            values = dict(active=active, flatten=flatten and active, changed_by=actor_id, reason=reason[:500],
-                          changed_at=now)
-            done = await conn.execute(update(risk_kill_switch).where(risk_kill_switch.c.id == GLOBAL_ID).values(**values))
-            if done.rowcount == 0:
-                await conn.execute(risk_kill_switch.insert().values(id=GLOBAL_ID, **values))
-            await audit.record(
-                conn, action="risk.kill_switch.global." + ("engage" if active else "clear"), outcome="success",
-                at=now, actor_id=actor_id, client_ip=client_ip,
-                detail={"flatten": flatten and active, "reason": reason[:500]},
-            )
         view = KillSwitchView(active, flatten and active, now, actor_id, reason[:500])
+        if active:
+            # Stopping is the safe direction: stop first, persist second.
+            self._apply(view, force=True)
+            await self.publish(view)
+        try:
+            async with self.db.transaction() as conn:
+                # The UPDATE waits for in-flight orders holding the row FOR SHARE.
+                values = dict(active=view.active, flatten=view.flatten, changed_by=actor_id, reason=view.reason,
+                              changed_at=now)
+                done = await conn.execute(
+                    update(risk_kill_switch).where(risk_kill_switch.c.id == GLOBAL_ID).values(**values)
+                )
+                if done.rowcount == 0:
+                    await conn.execute(risk_kill_switch.insert().values(id=GLOBAL_ID, **values))
+                await audit.record(
+                    conn, action="risk.kill_switch.global." + ("engage" if active else "clear"), outcome="success",
+                    at=now, actor_id=actor_id, client_ip=client_ip,
+                    detail={"flatten": view.flatten, "reason": view.reason},
+                )
+        except BaseException:
+            if active:
+                # Not persisted: put every process back on the persisted state.
+                try:
+                    await self.publish(replace(await self.load(), changed_at=now))
+                except Exception:  # noqa: BLE001 - the periodic refresh repairs it
+                    log.exception("could not take back an unpersisted kill switch")
+            raise
         self._apply(view, force=True)
         await self.publish(view)
         return view
@@ -176,11 +196,15 @@ class GlobalKillSwitch:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self, nats_url: str | None) -> "GlobalKillSwitch":
-        """Load the persisted state, then (with ``nats_url``) subscribe to the control subject
-        and refresh from the database every ``refresh_s`` seconds."""
+        """Load the persisted state, (with ``nats_url``) subscribe to the control subject, and
+        refresh from the database every ``refresh_s`` seconds."""
         await self.load()
         if nats_url:
             import nats
+
+            # Import the message classes now: a first import inside the message handler would
+            # cost tens of milliseconds exactly when the switch is pulled.
+            _decode(_encode(INACTIVE))
 
             async def reconnected() -> None:
                 await self.load()
@@ -193,7 +217,8 @@ class GlobalKillSwitch:
             await self._nc.flush(timeout=5)
             # A change between load() and subscribe() would be missed; read once more.
             await self.load()
-            self._refresher = asyncio.get_running_loop().create_task(self._refresh_loop())
+        # Without NATS the refresh is how this process learns of a change at all.
+        self._refresher = asyncio.get_running_loop().create_task(self._refresh_loop())
         return self
 
     async def _on_message(self, msg) -> None:
@@ -206,7 +231,7 @@ class GlobalKillSwitch:
         while True:
             await asyncio.sleep(self.refresh_s)
             try:
-                await self.load()
+                await self.load(force=False)
             except Exception:  # noqa: BLE001 - database down: keep the last known state
                 log.warning("kill switch refresh failed; keeping the last known state", exc_info=True)
 
