@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
 import sys
 import time
@@ -31,6 +32,11 @@ from dataclasses import replace  # noqa: E402
 def emit(**event) -> None:
     sys.stdout.write(json.dumps(event) + "\n")
     sys.stdout.flush()
+
+
+def _quiet() -> None:
+    # The switch logs a warning on every change; the parent reads events from stdout only.
+    logging.basicConfig(level=logging.ERROR)
 
 
 async def main(database_url: str, nats_url: str, user_id: str, pause_s: str = "0.002") -> None:
@@ -68,4 +74,5 @@ async def main(database_url: str, nats_url: str, user_id: str, pause_s: str = "0
 
 
 if __name__ == "__main__":
+    _quiet()
     asyncio.run(main(*sys.argv[1:5]))
