@@ -26,7 +26,7 @@ $(STAMP): $(BIN)/python $(SOURCES)
 install: $(STAMP)
 
 run: install
-	$(BIN)/nija up $(ARGS)
+	$(BIN)/nija up --demo $(ARGS)
 
 test: install browser-deps
 	$(BIN)/pytest $(PYTEST_ARGS)

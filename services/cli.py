@@ -34,6 +34,8 @@ def _cmd_up(args) -> int:
 
     if getattr(args, "market_data", None):
         os.environ["NIJA_MARKET_DATA"] = args.market_data  # read by the trading engine at start
+    if getattr(args, "demo", False):
+        os.environ["NIJA_DEMO"] = "1"
     data_dir = _data_dir(args.data_dir)
     _setup_logging(data_dir)
     opts = UpOptions(
@@ -216,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_up.add_argument("--grpc-port", type=_port, default=50051, help="gRPC port (default 50051)")
     p_up.add_argument("--envoy-admin-port", type=_port, default=9901, help="Envoy admin port (default 9901)")
     p_up.add_argument("--nats-port", type=_port, default=None, help="embedded NATS port (default: a free port)")
+    p_up.add_argument("--demo", action="store_true",
+                      help="create a demo user with a paper bot running apex on replayed data (make run)")
     p_up.add_argument("--market-data", default=None,
                       help="candles for bots: replay:DIR[,speed=N|max] or ccxt:EXCHANGE "
                            "(default $NIJA_MARKET_DATA, else the repository's replay data at speed 60)")

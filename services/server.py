@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -115,6 +116,10 @@ class Platform:
 
             self.trading = build_trading(self)
         await self.trading.engine.resume()
+        if os.environ.get("NIJA_DEMO") == "1":
+            from nija.services.trading import ensure_demo
+
+            await ensure_demo(self)
         self.trading.engine.start()
 
     async def close(self) -> None:

@@ -81,6 +81,29 @@ def build_trading(platform) -> Trading:
     return Trading(engine, orders, vault, TradingQueries(platform.db), relay)
 
 
+DEMO_EMAIL = "demo@nija.dev"
+DEMO_PASSWORD = "nija demo password"
+
+
+async def ensure_demo(platform) -> None:
+    """``nija up --demo`` (``make run``): a demo user with a paper bot running apex on the
+    replayed data, so a newcomer sees trades appear. Idempotent across restarts."""
+    from nija.core.db.models import users
+    from nija.core.errors import AlreadyExists
+
+    try:
+        await platform.accounts.register(DEMO_EMAIL, DEMO_PASSWORD)
+    except AlreadyExists:
+        pass
+    async with platform.db.transaction() as conn:
+        user_id = (await conn.execute(select(users.c.id).where(users.c.email == DEMO_EMAIL))).scalar_one()
+    engine = platform.trading.engine
+    if not any(b["state"] == "running" for b in await engine.list_bots(user_id)):
+        await engine.start_bot(user_id=user_id, strategy="apex", params={"trend_filter": "false"},
+                               markets=["ETH/BTC"], timeframe="5m", paper=True)
+    log.warning("demo: log in as %s with the password %r", DEMO_EMAIL, DEMO_PASSWORD)
+
+
 class _LazyBus:
     """The platform's bus as it is when an event is published (it connects after build)."""
 

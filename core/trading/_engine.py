@@ -294,6 +294,7 @@ class TradingEngine:
             self._task = None
         for account in self._accounts.values():
             await account.broker.close()
+        await self.orders.relay.mark_published()
 
     async def run(self) -> None:
         while True:

@@ -100,6 +100,9 @@ class EventRelay:
         self.bus = bus
         self.clock = clock
         self._lock = asyncio.Lock()
+        self.mark_delay_s = 0.2
+        self._to_mark: list[str] = []
+        self._marker: asyncio.Task | None = None
 
     async def publish(self, pending: list[PendingEvent]) -> bool:
         """Publish and mark; False when the bus failed (the rows stay for the next flush)."""
@@ -114,10 +117,23 @@ class EventRelay:
         except Exception:  # noqa: BLE001 - the outbox keeps them; flush() retries
             log.warning("publishing %d trading event(s) failed; they stay in the outbox", len(pending), exc_info=True)
             return False
-        async with self.db.transaction() as conn:
-            await conn.execute(update(events).where(events.c.id.in_([e.id for e in pending]))
-                               .values(published_at=self.clock.now_ms()))
+        # Marking is batched off the hot path: one UPDATE for many events. A crash before it
+        # only means those events are published again at start-up (same event ids).
+        self._to_mark.extend(e.id for e in pending)
+        if self._marker is None or self._marker.done():
+            self._marker = asyncio.create_task(self._mark_soon())
         return True
+
+    async def _mark_soon(self) -> None:
+        await asyncio.sleep(self.mark_delay_s)
+        await self.mark_published()
+
+    async def mark_published(self) -> None:
+        """Write ``published_at`` for every event published since the last call."""
+        while self._to_mark:
+            ids, self._to_mark = self._to_mark[:500], self._to_mark[500:]
+            async with self.db.transaction() as conn:
+                await conn.execute(update(events).where(events.c.id.in_(ids)).values(published_at=self.clock.now_ms()))
 
     async def flush(self, batch: int = 500) -> int:
         """Publish everything still unpublished, oldest first. Returns how many were sent."""
@@ -135,6 +151,7 @@ class EventRelay:
                     return sent
                 if not await self.publish([PendingEvent(r.id, r.subject, bytes(r.payload)) for r in rows]):
                     return sent
+                await self.mark_published()
                 sent += len(rows)
                 if len(rows) < batch:
                     return sent

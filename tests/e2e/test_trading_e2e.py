@@ -133,3 +133,26 @@ def test_emergency_stop_flattens(nija_trading):
     _wait(flat)
     s, _, h = http("GET", f"{base}/api/v1/account/history", token=token)
     assert any(t["side"] == "ORDER_SIDE_SELL" for t in h["trades"]), json.dumps(h)[:500]
+
+
+def test_demo_user_has_a_trading_paper_bot(tmp_path):
+    """`make run` (nija up --demo): a demo user whose paper apex bot trades on replayed data."""
+    from nija.services.trading import DEMO_EMAIL, DEMO_PASSWORD
+
+    running = start_nija(tmp_path / "demo", extra_env={"NIJA_DEMO": "1",
+                                                       "NIJA_MARKET_DATA": f"replay:{DATA},speed=max"})
+    try:
+        status, _, tokens = http("POST", f"{running.base}/api/v1/auth/login",
+                                 {"email": DEMO_EMAIL, "password": DEMO_PASSWORD})
+        assert status == 200
+        token = tokens["access_token"]
+        _, _, st = http("GET", f"{running.base}/api/v1/trading/status", token=token)
+        assert [(b["strategy"], b["state"], b["paper"]) for b in st["bots"]] == [("apex", "running", True)]
+
+        def trades():
+            _, _, h = http("GET", f"{running.base}/api/v1/account/history", token=token)
+            return h.get("trades")
+
+        assert _wait(trades)
+    finally:
+        running.stop()
