@@ -134,7 +134,13 @@ class StreamService:
     async def connect(self) -> "StreamService":
         import nats
 
-        self._nc = await nats.connect(self.nats_url, name="nija-stream", max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+        async def on_error(exc: Exception) -> None:
+            # One line per problem; nats-py's default prints a traceback per reconnect attempt.
+            log.warning("stream service: NATS: %s", exc or type(exc).__name__)
+
+        self._nc = await nats.connect(
+            self.nats_url, name="nija-stream", max_reconnect_attempts=-1, reconnect_time_wait=0.5, error_cb=on_error,
+        )
         self._js = self._nc.jetstream()
         try:
             await self._js.stream_info(STREAM)
@@ -146,7 +152,14 @@ class StreamService:
         for ws in list(self.settings.connections):
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
         if self._nc is not None and not self._nc.is_closed:
-            await self._nc.drain()
+            try:
+                # drain() refuses while NATS is unreachable (reconnecting); then just close.
+                if self._nc.is_connected:
+                    await asyncio.wait_for(self._nc.drain(), 5)
+                else:
+                    await self._nc.close()
+            except Exception:  # noqa: BLE001 - shutting down: never let this block the rest
+                log.warning("stream service: NATS connection did not close cleanly", exc_info=True)
 
     # ------------------------------------------------------------------ the app
     def app(self) -> web.Application:

@@ -6,6 +6,7 @@ import { ApiError, api, apiDown, login, logout, on, register, session, takeExpir
 import { AdminAudit, AdminConsole, AdminUsers } from "./pages/admin";
 import { Brokers, Settings, Subscription } from "./pages/account";
 import { Bots, Overview, Positions, Trades } from "./pages/trading";
+import { subscribe } from "./live";
 import { html } from "./ui";
 import "./style.css";
 
@@ -79,6 +80,18 @@ function Shell({ me, path }: { me: any; path: string }) {
   const page = PAGES[path] && (!PAGES[path].admin || isAdmin) ? PAGES[path] : PAGES["/"];
   const [open, setOpen] = useState(false);
   useEffect(() => setOpen(false), [path]);
+  // User-facing notices (nija.user.<id>.notifications) pop up for a few seconds on any page.
+  const [note, setNote] = useState<string | null>(null);
+  useEffect(() => {
+    let timer: number | undefined;
+    const stop = subscribe("notifications", (e) => {
+      const d = e.data ?? {};
+      setNote(String(d.text ?? d.message ?? d.title ?? JSON.stringify(d)));
+      window.clearTimeout(timer);
+      timer = window.setTimeout(() => setNote(null), 6000);
+    });
+    return () => (stop(), window.clearTimeout(timer));
+  }, []);
   return html`<div class="shell">
     <header>
       <a class="brand" href="#/">NIJA</a>
@@ -92,6 +105,7 @@ function Shell({ me, path }: { me: any; path: string }) {
       </nav>
     </header>
     <main><${page.view} /></main>
+    ${note ? html`<div class="toast" role="status" data-testid="notification">${note}</div>` : null}
   </div>`;
 }
 

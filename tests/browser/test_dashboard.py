@@ -10,6 +10,7 @@ import json
 import time
 import uuid
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -35,8 +36,13 @@ def _publish(nija, subject: str, payload: dict) -> None:
     asyncio.run(go())
 
 
-def _el(driver, testid: str, timeout: float = 15):
-    return WebDriverWait(driver, timeout).until(EC.visibility_of_element_located((By.CSS_SELECTOR, f'[data-testid="{testid}"]')))
+def _wait(driver, timeout: float = 20) -> WebDriverWait:
+    # Preact re-renders rows as live events arrive: an element found a moment ago may be gone.
+    return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,))
+
+
+def _el(driver, testid: str, timeout: float = 20):
+    return _wait(driver, timeout).until(EC.visibility_of_element_located((By.CSS_SELECTOR, f'[data-testid="{testid}"]')))
 
 
 def _fill(driver, form: str, email: str, password: str) -> None:
@@ -52,7 +58,7 @@ def test_admin_pages(nija_browser_stack, browser):
     import subprocess
 
     nija, driver = nija_browser_stack, browser
-    wait = WebDriverWait(driver, 15)
+    wait = _wait(driver)
     admin_email = f"admin-{uuid.uuid4().hex[:10]}@example.com"
     subprocess.run(
         [NIJA, "admin", "create", "--email", admin_email, "--password-stdin", "--data-dir", str(nija.data_dir)],
@@ -77,6 +83,10 @@ def test_admin_pages(nija_browser_stack, browser):
     _el(driver, "user-search").send_keys(someone.split("@")[0])
     _el(driver, "user-search").submit()
     wait.until(lambda d: [r.text.split()[0] for r in d.find_elements(By.CSS_SELECTOR, '[data-testid="user-row"]')] == [someone])
+    driver.find_element(By.CSS_SELECTOR, '[data-testid="user-row"] a').click()  # the user's picture
+    _el(driver, "user-detail")
+    Select(_el(driver, "plan-override")).select_by_value("enterprise")
+    wait.until(lambda d: _el(d, "user-plan").text == "enterprise")
     driver.find_element(By.CSS_SELECTOR, '[data-testid="user-row"] button').click()  # Disable
     wait.until(lambda d: "disabled" in d.find_element(By.CSS_SELECTOR, '[data-testid="user-row"]').text)
     status, _, _ = http("POST", f"{nija.base}/api/v1/auth/login", {"email": someone, "password": PASSWORD})
@@ -92,7 +102,7 @@ def test_admin_pages(nija_browser_stack, browser):
 
 def test_dashboard_end_to_end(nija_browser_stack, browser):
     nija, driver = nija_browser_stack, browser
-    wait = WebDriverWait(driver, 15)
+    wait = _wait(driver)
     email = f"browser-{uuid.uuid4().hex[:10]}@example.com"
 
     # --- sign up, then log out and log in again
@@ -122,32 +132,35 @@ def test_dashboard_end_to_end(nija_browser_stack, browser):
     markets.send_keys("ETH/BTC")
     _el(driver, "start").click()
     wait.until(lambda d: "running" in [e.text for e in d.find_elements(By.CSS_SELECTOR, '[data-testid="bot-state"]')])
-    row = WebDriverWait(driver, 45).until(
-        EC.visibility_of_element_located((By.CSS_SELECTOR, '[data-testid="trade-row"]'))
+    _wait(driver, 45).until(
+        lambda d: any("ETH/BTC" in r.text for r in d.find_elements(By.CSS_SELECTOR, '[data-testid="trade-row"]'))
     )
-    assert "ETH/BTC" in row.text
     assert driver.execute_script("return window.__marker") == 42
 
     # --- overview: every card shows a real value or says plainly that it is not available
     _el(driver, "nav-/").click()
+    def card_value(d, card):
+        return d.find_element(By.CSS_SELECTOR, f'[data-testid="{card}"] .value').text
+
     for card in ("card-balance", "card-pnl", "card-winrate", "card-active"):
-        value = _el(driver, card).find_element(By.CLASS_NAME, "value")
-        wait.until(lambda d: value.text not in ("…", ""))
-        assert value.text != "error", card
+        wait.until(lambda d: card_value(d, card) not in ("…", ""))
+        assert card_value(driver, card) != "error", card
     _el(driver, "trade-row")
     driver.save_screenshot(str(ARTIFACTS / "overview.png"))
 
     # --- positions page: a live P&L update arrives over the WebSocket, again without a reload
     _el(driver, "nav-/positions").click()
     wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="live-state"]').text == "● live")
-    for mark, pnl in (("64300", "0.07"), ("64500", "0.37")):
+    def btc_rows(d):
+        return [r.text for r in d.find_elements(By.CSS_SELECTOR, '[data-testid="position-row"]') if "BTC/USDT" in r.text]
+
+    for mark, pnl in (("64300", "12.34"), ("64500", "56.78")):
         _publish(nija, f"nija.user.{user_id}.positions", {
             "symbol": "BTC/USDT", "quantity": "0.0015", "entry_price": "64250.5", "mark_price": mark,
             "unrealized_pnl": pnl, "realized_pnl": "0", "bot_id": "b1",
         })
-        wait.until(lambda d: pnl in d.find_element(By.CSS_SELECTOR, '[data-testid="positions-table"]').text)
-    btc = [r for r in driver.find_elements(By.CSS_SELECTOR, '[data-testid="position-row"]') if "BTC/USDT" in r.text]
-    assert len(btc) == 1 and "64,500" in btc[0].text
+        wait.until(lambda d: len(btc_rows(d)) == 1 and pnl in btc_rows(d)[0])
+    assert "64,500" in btc_rows(driver)[0]
     assert driver.execute_script("return window.__marker") == 42
     driver.save_screenshot(str(ARTIFACTS / "positions.png"))
 
@@ -160,6 +173,10 @@ def test_dashboard_end_to_end(nija_browser_stack, browser):
     status, _, bots = http("GET", f"{nija.base}/api/v1/trading/status", token=tokens["access_token"])
     assert status == 200 and bots["bots"] and all(b["state"] != "running" for b in bots["bots"])
     driver.save_screenshot(str(ARTIFACTS / "bots.png"))
+
+    # --- a notification pops up on whatever page is open
+    _publish(nija, f"nija.user.{user_id}.notifications", {"text": "Bot stopped by emergency stop"})
+    assert "emergency stop" in _el(driver, "notification").text
 
     # --- phone width: the same pages, the menu folds away
     driver.set_window_size(390, 844)

@@ -3,6 +3,31 @@ import { useState } from "preact/hooks";
 import { api, qs } from "../api";
 import { Card, Status, html, time, useAction, useApi } from "../ui";
 
+const PLANS = ["free", "basic", "pro", "enterprise"];
+
+/** One user's picture: plan (and override), risk limits and today's counters, bots. */
+function UserDetail({ id, onChange }: { id: string; onChange: () => void }) {
+  const detail = useApi<any>(`/api/v1/admin/users/${id}`);
+  const [error, busy, run] = useAction();
+  const d = detail.data;
+  const setPlan = (plan_override: string) =>
+    run(() => api("PUT", `/api/v1/admin/users/${id}`, { plan_override })).then(() => (detail.reload(), onChange()));
+  return html`<div class="panel wide" data-testid="user-detail">
+    <${Status} state=${detail} what="User" />
+    ${d ? html`<h2>${d.user.email}</h2>
+      <p>Plan <strong data-testid="user-plan">${d.plan}</strong>${d.plan_override ? " (set by an admin)" : ""}</p>
+      <label>Plan override <select value=${d.plan_override || "none"} disabled=${busy} onChange=${(e: any) => setPlan(e.target.value)} data-testid="plan-override">
+        <option value="none">none (billing decides)</option>${PLANS.map((p) => html`<option value=${p}>${p}</option>`)}</select></label>
+      <p class="muted">Risk limits: max position ${d.risk_settings?.max_position_size} USD · ${d.risk_settings?.max_concurrent_positions} positions ·
+        daily loss ${d.risk_settings?.max_daily_loss_pct}% · ${d.risk_settings?.risk_level}</p>
+      ${d.risk_state ? html`<p class="muted">Today: ${d.risk_state.trades_today ?? 0} trades · P&L ${d.risk_state.realized_pnl_today} ·
+        ${d.risk_state.open_positions ?? 0} open${d.risk_state.kill_switch ? " · kill switch ON" : ""}</p>` : html`<p class="muted">No risk activity recorded.</p>`}
+      <p class="muted">Bots: ${(d.bots ?? []).length ? d.bots.map((b: any) => `${b.strategy} (${b.state})`).join(", ") : "none"}</p>
+      ${(d.unavailable ?? []).map((u: string) => html`<p class="na">${u}</p>`)}` : null}
+    ${error ? html`<p class="error" role="alert">${error}</p>` : null}
+  </div>`;
+}
+
 export function AdminUsers() {
   const [search, setSearch] = useState("");
   const [query, setQuery] = useState("");
@@ -10,6 +35,7 @@ export function AdminUsers() {
   const token = pages[pages.length - 1];
   const list = useApi<any>(`/api/v1/admin/users${qs({ email_contains: query, "page.page_size": 20, "page.page_token": token })}`);
   const [error, busy, run] = useAction();
+  const [open, setOpen] = useState<string | null>(null);
   const act = (fn: () => Promise<unknown>) => run(fn).then(list.reload);
   return html`<section>
     <h1>Users</h1>
@@ -23,7 +49,7 @@ export function AdminUsers() {
       <thead><tr><th>Email</th><th>Roles</th><th>Created</th><th>Status</th><th></th></tr></thead>
       <tbody>${(list.data.users ?? []).map(
         (u: any) => html`<tr data-testid="user-row">
-          <td>${u.email}</td><td>${(u.roles ?? []).join(", ")}</td><td>${time(u.created_at)}</td>
+          <td><a href="javascript:void 0" onClick=${() => setOpen(open === u.id ? null : u.id)}>${u.email}</a></td><td>${(u.roles ?? []).join(", ")}</td><td>${time(u.created_at)}</td>
           <td>${Number(u.deleted_at) ? "deleted" : u.disabled ? "disabled" : "active"}</td>
           <td class="actions">
             <button class="small" disabled=${busy} onClick=${() => act(() => api("PUT", `/api/v1/admin/users/${u.id}`, { disabled: !u.disabled }))}>${u.disabled ? "Enable" : "Disable"}</button>
@@ -35,6 +61,7 @@ export function AdminUsers() {
       <button class="small" disabled=${pages.length < 2} onClick=${() => setPages(pages.slice(0, -1))}>Previous</button>
       <button class="small" disabled=${!list.data.page?.next_page_token} onClick=${() => setPages([...pages, list.data.page.next_page_token])}>Next</button>
     </div>` : null}
+    ${open ? html`<${UserDetail} id=${open} onChange=${list.reload} />` : null}
     ${error ? html`<p class="error" role="alert">${error}</p>` : null}
   </section>`;
 }

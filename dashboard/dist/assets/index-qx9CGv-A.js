@@ -3,7 +3,20 @@
     <div class="label">${e}</div>
     <div class="value">${t}</div>
     ${r?G`<div class="hint">${r}</div>`:null}
-  </div>`}function Y(e,t=2){if(e==null||e===``)return`—`;let n=Number(e);return Number.isFinite(n)?n!==0&&Math.abs(n)<1?n.toLocaleString(void 0,{maximumSignificantDigits:4}):n.toLocaleString(void 0,{minimumFractionDigits:0,maximumFractionDigits:t}):String(e)}function X(e){let t=Number(e);return t?new Date(t).toLocaleString():`—`}function Je(e){let t=Number(e);return!e||!Number.isFinite(t)||t===0?``:t>0?`up`:`down`}function Ye(e){return e===`ORDER_SIDE_BUY`?`buy`:e===`ORDER_SIDE_SELL`?`sell`:e||`—`}function Z(){let[e,t]=I(null),[n,r]=I(!1);return[e,n,async e=>{r(!0),t(null);try{return await e(),!0}catch(e){let n=e;return t(n.notAvailable?`Not available yet: this part of the platform has not been built.`:n.message),!1}finally{r(!1)}}]}function Xe(){let[e,t]=I(``),[n,r]=I(``),[i,a]=I([``]),o=K(`/api/v1/admin/users${We({email_contains:n,"page.page_size":20,"page.page_token":i[i.length-1]})}`),[s,c,l]=Z(),u=e=>l(e).then(o.reload);return G`<section>
+  </div>`}function Y(e,t=2){if(e==null||e===``)return`—`;let n=Number(e);return Number.isFinite(n)?n!==0&&Math.abs(n)<1?n.toLocaleString(void 0,{maximumSignificantDigits:4}):n.toLocaleString(void 0,{minimumFractionDigits:0,maximumFractionDigits:t}):String(e)}function X(e){let t=Number(e);return t?new Date(t).toLocaleString():`—`}function Je(e){let t=Number(e);return!e||!Number.isFinite(t)||t===0?``:t>0?`up`:`down`}function Ye(e){return e===`ORDER_SIDE_BUY`?`buy`:e===`ORDER_SIDE_SELL`?`sell`:e||`—`}function Z(){let[e,t]=I(null),[n,r]=I(!1);return[e,n,async e=>{r(!0),t(null);try{return await e(),!0}catch(e){let n=e;return t(n.notAvailable?`Not available yet: this part of the platform has not been built.`:n.message),!1}finally{r(!1)}}]}var Xe=[`free`,`basic`,`pro`,`enterprise`];function Ze({id:e,onChange:t}){let n=K(`/api/v1/admin/users/${e}`),[r,i,a]=Z(),o=n.data,s=r=>a(()=>W(`PUT`,`/api/v1/admin/users/${e}`,{plan_override:r})).then(()=>(n.reload(),t()));return G`<div class="panel wide" data-testid="user-detail">
+    <${q} state=${n} what="User" />
+    ${o?G`<h2>${o.user.email}</h2>
+      <p>Plan <strong data-testid="user-plan">${o.plan}</strong>${o.plan_override?` (set by an admin)`:``}</p>
+      <label>Plan override <select value=${o.plan_override||`none`} disabled=${i} onChange=${e=>s(e.target.value)} data-testid="plan-override">
+        <option value="none">none (billing decides)</option>${Xe.map(e=>G`<option value=${e}>${e}</option>`)}</select></label>
+      <p class="muted">Risk limits: max position ${o.risk_settings?.max_position_size} USD · ${o.risk_settings?.max_concurrent_positions} positions ·
+        daily loss ${o.risk_settings?.max_daily_loss_pct}% · ${o.risk_settings?.risk_level}</p>
+      ${o.risk_state?G`<p class="muted">Today: ${o.risk_state.trades_today??0} trades · P&L ${o.risk_state.realized_pnl_today} ·
+        ${o.risk_state.open_positions??0} open${o.risk_state.kill_switch?` · kill switch ON`:``}</p>`:G`<p class="muted">No risk activity recorded.</p>`}
+      <p class="muted">Bots: ${(o.bots??[]).length?o.bots.map(e=>`${e.strategy} (${e.state})`).join(`, `):`none`}</p>
+      ${(o.unavailable??[]).map(e=>G`<p class="na">${e}</p>`)}`:null}
+    ${r?G`<p class="error" role="alert">${r}</p>`:null}
+  </div>`}function Qe(){let[e,t]=I(``),[n,r]=I(``),[i,a]=I([``]),o=K(`/api/v1/admin/users${We({email_contains:n,"page.page_size":20,"page.page_token":i[i.length-1]})}`),[s,c,l]=Z(),[u,d]=I(null),f=e=>l(e).then(o.reload);return G`<section>
     <h1>Users</h1>
     <form class="row" onSubmit=${t=>(t.preventDefault(),r(e),a([``]))}>
       <input type="search" placeholder="search by email" value=${e} onInput=${e=>t(e.target.value)} data-testid="user-search" />
@@ -14,19 +27,20 @@
     <div class="scroll"><table data-testid="users-table">
       <thead><tr><th>Email</th><th>Roles</th><th>Created</th><th>Status</th><th></th></tr></thead>
       <tbody>${(o.data.users??[]).map(e=>G`<tr data-testid="user-row">
-          <td>${e.email}</td><td>${(e.roles??[]).join(`, `)}</td><td>${X(e.created_at)}</td>
+          <td><a href="javascript:void 0" onClick=${()=>d(u===e.id?null:e.id)}>${e.email}</a></td><td>${(e.roles??[]).join(`, `)}</td><td>${X(e.created_at)}</td>
           <td>${Number(e.deleted_at)?`deleted`:e.disabled?`disabled`:`active`}</td>
           <td class="actions">
-            <button class="small" disabled=${c} onClick=${()=>u(()=>W(`PUT`,`/api/v1/admin/users/${e.id}`,{disabled:!e.disabled}))}>${e.disabled?`Enable`:`Disable`}</button>
-            <button class="small danger" disabled=${c} onClick=${()=>confirm(`Delete ${e.email}? Bots stop, keys are destroyed, trades are kept.`)&&u(()=>W(`DELETE`,`/api/v1/admin/users/${e.id}`))}>Delete</button>
+            <button class="small" disabled=${c} onClick=${()=>f(()=>W(`PUT`,`/api/v1/admin/users/${e.id}`,{disabled:!e.disabled}))}>${e.disabled?`Enable`:`Disable`}</button>
+            <button class="small danger" disabled=${c} onClick=${()=>confirm(`Delete ${e.email}? Bots stop, keys are destroyed, trades are kept.`)&&f(()=>W(`DELETE`,`/api/v1/admin/users/${e.id}`))}>Delete</button>
           </td>
         </tr>`)}</tbody></table></div>
     <div class="row">
       <button class="small" disabled=${i.length<2} onClick=${()=>a(i.slice(0,-1))}>Previous</button>
       <button class="small" disabled=${!o.data.page?.next_page_token} onClick=${()=>a([...i,o.data.page.next_page_token])}>Next</button>
     </div>`:null}
+    ${u?G`<${Ze} id=${u} onChange=${o.reload} />`:null}
     ${s?G`<p class="error" role="alert">${s}</p>`:null}
-  </section>`}function Ze(){let e=K(`/api/v1/admin/metrics`),[t,n]=I(``),[r,i]=I(null),[a,o,s]=Z(),c=n=>s(async()=>i(await W(`POST`,`/api/v1/admin/kill-switch`,{active:n,reason:t}))).then(e.reload),l=e.data,u=e=>l&&e in l?l[e]:`not available yet`;return G`<section>
+  </section>`}function $e(){let e=K(`/api/v1/admin/metrics`),[t,n]=I(``),[r,i]=I(null),[a,o,s]=Z(),c=n=>s(async()=>i(await W(`POST`,`/api/v1/admin/kill-switch`,{active:n,reason:t}))).then(e.reload),l=e.data,u=e=>l&&e in l?l[e]:`not available yet`;return G`<section>
     <h1>Platform</h1>
     <${q} state=${e} what="Metrics" />
     ${l?G`<div class="cards">
@@ -51,7 +65,7 @@
       ${r?G`<p data-testid="ks-state">Kill switch is ${r.active?`ON`:`off`} (changed ${X(r.changed_at)}${r.reason?`: ${r.reason}`:``})</p>`:null}
     </form>
     ${a?G`<p class="error" role="alert">${a}</p>`:null}
-  </section>`}function Qe(){let[e,t]=I({user_id:``,action:``,since:``,until:``}),[n,r]=I(e),[i,a]=I([``]),o=e=>e?Date.parse(e):void 0,s=K(`/api/v1/admin/audit-logs${We({user_id:n.user_id,action:n.action,since:o(n.since),until:o(n.until),"page.page_size":50,"page.page_token":i[i.length-1]})}`),c=(n,r=`text`,i=``)=>G`<input type=${r} placeholder=${i} value=${e[n]} onInput=${r=>t({...e,[n]:r.target.value})} />`;return G`<section>
+  </section>`}function et(){let[e,t]=I({user_id:``,action:``,since:``,until:``}),[n,r]=I(e),[i,a]=I([``]),o=e=>e?Date.parse(e):void 0,s=K(`/api/v1/admin/audit-logs${We({user_id:n.user_id,action:n.action,since:o(n.since),until:o(n.until),"page.page_size":50,"page.page_token":i[i.length-1]})}`),c=(n,r=`text`,i=``)=>G`<input type=${r} placeholder=${i} value=${e[n]} onInput=${r=>t({...e,[n]:r.target.value})} />`;return G`<section>
     <h1>Audit log</h1>
     <form class="row wrap" onSubmit=${t=>(t.preventDefault(),r(e),a([``]))}>
       ${c(`user_id`,`text`,`user id`)} ${c(`action`,`text`,`action, e.g. auth.* `)}
@@ -68,7 +82,7 @@
       <button class="small" disabled=${i.length<2} onClick=${()=>a(i.slice(0,-1))}>Newer</button>
       <button class="small" disabled=${!s.data.page?.next_page_token} onClick=${()=>a([...i,s.data.page.next_page_token])}>Older</button>
     </div>`:null}
-  </section>`}function $e(){let e=K(`/api/v1/config/settings`),t=K(`/api/v1/risk/state`),[n,r]=I(null),[i,a]=I(!1),[o,s,c]=Z();L(()=>{e.data&&r({...e.data,allowed_pairs:(e.data.allowed_pairs??[]).join(`, `)})},[e.data]);let l=t=>{t.preventDefault(),a(!1),c(async()=>{await W(`PUT`,`/api/v1/config/settings`,{max_position_size:String(n.max_position_size),max_concurrent_positions:Number(n.max_concurrent_positions),max_daily_loss_pct:String(n.max_daily_loss_pct),risk_level:n.risk_level,allowed_pairs:String(n.allowed_pairs).split(`,`).map(e=>e.trim()).filter(Boolean),notifications_enabled:!!n.notifications_enabled}),e.reload(),a(!0)})},u=e=>({value:n?.[e]??``,onInput:t=>r({...n,[e]:t.target.value})});return G`<section>
+  </section>`}function tt(){let e=K(`/api/v1/config/settings`),t=K(`/api/v1/risk/state`),[n,r]=I(null),[i,a]=I(!1),[o,s,c]=Z();L(()=>{e.data&&r({...e.data,allowed_pairs:(e.data.allowed_pairs??[]).join(`, `)})},[e.data]);let l=t=>{t.preventDefault(),a(!1),c(async()=>{await W(`PUT`,`/api/v1/config/settings`,{max_position_size:String(n.max_position_size),max_concurrent_positions:Number(n.max_concurrent_positions),max_daily_loss_pct:String(n.max_daily_loss_pct),risk_level:n.risk_level,allowed_pairs:String(n.allowed_pairs).split(`,`).map(e=>e.trim()).filter(Boolean),notifications_enabled:!!n.notifications_enabled}),e.reload(),a(!0)})},u=e=>({value:n?.[e]??``,onInput:t=>r({...n,[e]:t.target.value})});return G`<section>
     <h1>Settings</h1>
     <${q} state=${e} what="Settings" />
     ${n?G`<form class="panel" onSubmit=${l} data-testid="settings-form">
@@ -93,7 +107,7 @@
     </table></div>
     <p class="muted">Drawdown ${Y(t.data.drawdown_pct)}% · plan ${t.data.plan||`—`}
       ${t.data.global_kill_switch?` · platform kill switch ON`:``}${t.data.user_kill_switch?` · your kill switch ON`:``}</p>`:null}
-  </section>`}function et(){let e=K(`/api/v1/config/brokers`),[t,n]=I({broker:`ccxt`,exchange:`binance`,api_key:``,api_secret:``,passphrase:``}),[r,i,a]=Z(),o=r=>{r.preventDefault(),a(()=>W(`POST`,`/api/v1/config/brokers`,t)).then(r=>{r&&n({...t,api_key:``,api_secret:``,passphrase:``}),e.reload()})},s=t=>{confirm(`Delete this connection? Its keys are destroyed.`)&&a(()=>W(`DELETE`,`/api/v1/config/brokers/${t}`)).then(e.reload)},c=(e,r=`text`)=>G`<input type=${r} autocomplete="off" value=${t[e]} onInput=${r=>n({...t,[e]:r.target.value})} />`;return G`<section>
+  </section>`}function nt(){let e=K(`/api/v1/config/brokers`),[t,n]=I({broker:`ccxt`,exchange:`binance`,api_key:``,api_secret:``,passphrase:``}),[r,i,a]=Z(),o=r=>{r.preventDefault(),a(()=>W(`POST`,`/api/v1/config/brokers`,t)).then(r=>{r&&n({...t,api_key:``,api_secret:``,passphrase:``}),e.reload()})},s=t=>{confirm(`Delete this connection? Its keys are destroyed.`)&&a(()=>W(`DELETE`,`/api/v1/config/brokers/${t}`)).then(e.reload)},c=(e,r=`text`)=>G`<input type=${r} autocomplete="off" value=${t[e]} onInput=${r=>n({...t,[e]:r.target.value})} />`;return G`<section>
     <h1>Broker connections</h1>
     <${q} state=${e} what="Broker connections" />
     ${e.data?(e.data.connections??[]).length?G`<div class="scroll"><table data-testid="brokers-table"><thead><tr><th>Exchange</th><th>API key</th><th>Added</th><th></th></tr></thead>
@@ -110,7 +124,7 @@
       <p class="hint">Keys are stored encrypted and never shown again; only the last characters are listed.</p>
     </form>
     ${r?G`<p class="error" role="alert">${r}</p>`:null}
-  </section>`}function tt(){let e=K(`/api/v1/subscription/current`),t=K(`/api/v1/subscription/usage`),n=K(`/api/v1/subscription/plans`),[r,i,a]=Z(),[o,s]=I(null),c=t=>a(async()=>{let n=await W(`POST`,`/api/v1/subscription/upgrade`,{plan:t,interval:`month`});n?.checkout_url&&location.assign(n.checkout_url),s(`Plan change requested: ${n?.plan??t} (${n?.status??`pending`}).`),e.reload()});return G`<section>
+  </section>`}function rt(){let e=K(`/api/v1/subscription/current`),t=K(`/api/v1/subscription/usage`),n=K(`/api/v1/subscription/plans`),[r,i,a]=Z(),[o,s]=I(null),c=t=>a(async()=>{let n=await W(`POST`,`/api/v1/subscription/upgrade`,{plan:t,interval:`month`});n?.checkout_url&&location.assign(n.checkout_url),s(`Plan change requested: ${n?.plan??t} (${n?.status??`pending`}).`),e.reload()});return G`<section>
     <h1>Subscription</h1>
     <${q} state=${e} what="Subscription" />
     ${e.data?G`<p data-testid="plan">Plan <strong>${e.data.plan}</strong> · ${e.data.status}
@@ -128,48 +142,48 @@
       </div>`)}</div>
     ${o?G`<p class="ok">${o}</p>`:null}
     ${r?G`<p class="error" role="alert">${r}</p>`:null}
-  </section>`}var nt=4001,rt=4008;function it(e,t,n=()=>{}){let r=null,i=null,a=!1,o=0,s,c=()=>{let l=B()?.access_token;if(a||!l)return;n(o?`reconnecting`:`connecting`);let u=location.protocol===`https:`?`wss`:`ws`,d=r===null?``:`&last_event_id=${r}`;i=new WebSocket(`${u}://${location.host}/ws/${e}?access_token=${encodeURIComponent(l)}${d}`),i.onmessage=e=>{let i=JSON.parse(e.data);i.type===`ready`?(o=0,n(`live`)):i.type===`event`&&(r=i.id,t(i))},i.onclose=async e=>{if(i=null,a||(n(`reconnecting`),e.code===nt&&!await Be()))return;let t=e.code===rt||e.code===nt?0:Math.min(15e3,500*2**o++);s=window.setTimeout(c,t)}};return c(),()=>{a=!0,window.clearTimeout(s),i?.close(1e3),n(`closed`)}}function Q({state:e}){return G`<span class=${`live ${e}`} data-testid="live-state">${e===`live`?`● live`:e}</span>`}function at(){let e=K(`/api/v1/account/positions`),[t,n]=I(`connecting`),[r,i]=I({});L(()=>it(`positions`,e=>i(t=>({...t,[`${e.data.bot_id}|${e.data.symbol}`]:e.data})),n),[]);let a=[],o=new Set;for(let t of e.data?.positions??[]){let e=`${t.bot_id}|${t.symbol}`;o.add(e),a.push(r[e]??t)}for(let[e,t]of Object.entries(r))o.has(e)||a.unshift(t);return{state:{...e,data:e.data||Object.keys(r).length?{positions:a.filter(e=>Number(e.quantity)!==0)}:null},live:t}}function ot(e){let t=K(`/api/v1/account/history${We({"page.page_size":e})}`),[n,r]=I(`connecting`),[i,a]=I([]);L(()=>it(`trades`,t=>t.kind===`fills`&&a(n=>[t.data,...n].slice(0,e)),r),[]);let o=new Set(i.map(e=>e.id)),s=[...i,...(t.data?.trades??[]).filter(e=>!o.has(e.id))].slice(0,e);return{state:{...t,data:t.data||i.length?{trades:s}:null},live:n}}function st({rows:e}){return e.length?G`<div class="scroll"><table data-testid="positions-table">
+  </section>`}var it=4001,at=4008;function ot(e,t,n=()=>{}){let r=null,i=null,a=!1,o=0,s,c=()=>{let l=B()?.access_token;if(a||!l)return;n(o?`reconnecting`:`connecting`);let u=location.protocol===`https:`?`wss`:`ws`,d=r===null?``:`&last_event_id=${r}`;i=new WebSocket(`${u}://${location.host}/ws/${e}?access_token=${encodeURIComponent(l)}${d}`),i.onmessage=e=>{let i=JSON.parse(e.data);i.type===`ready`?(o=0,n(`live`)):i.type===`event`&&(r=i.id,t(i))},i.onclose=async e=>{if(i=null,a||(n(`reconnecting`),e.code===it&&!await Be()))return;let t=e.code===at||e.code===it?0:Math.min(15e3,500*2**o++);s=window.setTimeout(c,t)}};return c(),()=>{a=!0,window.clearTimeout(s),i?.close(1e3),n(`closed`)}}function Q({state:e}){return G`<span class=${`live ${e}`} data-testid="live-state">${e===`live`?`● live`:e}</span>`}function st(){let e=K(`/api/v1/account/positions`),[t,n]=I(`connecting`),[r,i]=I({});L(()=>ot(`positions`,e=>i(t=>({...t,[`${e.data.bot_id}|${e.data.symbol}`]:e.data})),n),[]);let a=[],o=new Set;for(let t of e.data?.positions??[]){let e=`${t.bot_id}|${t.symbol}`;o.add(e),a.push(r[e]??t)}for(let[e,t]of Object.entries(r))o.has(e)||a.unshift(t);return{state:{...e,data:e.data||Object.keys(r).length?{positions:a.filter(e=>Number(e.quantity)!==0)}:null},live:t}}function ct(e){let t=K(`/api/v1/account/history${We({"page.page_size":e})}`),[n,r]=I(`connecting`),[i,a]=I([]);L(()=>ot(`trades`,t=>t.kind===`fills`&&a(n=>[t.data,...n].slice(0,e)),r),[]);let o=new Set(i.map(e=>e.id)),s=[...i,...(t.data?.trades??[]).filter(e=>!o.has(e.id))].slice(0,e);return{state:{...t,data:t.data||i.length?{trades:s}:null},live:n}}function lt({rows:e}){return e.length?G`<div class="scroll"><table data-testid="positions-table">
     <thead><tr><th>Symbol</th><th>Qty</th><th>Entry</th><th>Mark</th><th>Unrealized P&L</th><th>Realized</th></tr></thead>
     <tbody>${e.map(e=>G`<tr data-testid="position-row">
         <td>${e.symbol}</td><td>${Y(e.quantity,8)}</td><td>${Y(e.entry_price,4)}</td><td>${Y(e.mark_price,4)}</td>
         <td class=${Je(e.unrealized_pnl)}>${Y(e.unrealized_pnl)}</td><td class=${Je(e.realized_pnl)}>${Y(e.realized_pnl)}</td>
-      </tr>`)}</tbody></table></div>`:G`<p class="muted" data-testid="no-positions">No open positions.</p>`}function ct({rows:e}){return e.length?G`<div class="scroll"><table data-testid="trades-table">
+      </tr>`)}</tbody></table></div>`:G`<p class="muted" data-testid="no-positions">No open positions.</p>`}function ut({rows:e}){return e.length?G`<div class="scroll"><table data-testid="trades-table">
     <thead><tr><th>Time</th><th>Symbol</th><th>Side</th><th>Qty</th><th>Price</th><th>Fee</th><th>P&L</th></tr></thead>
     <tbody>${e.map(e=>G`<tr data-testid="trade-row">
         <td>${X(e.executed_at)}</td><td>${e.symbol}</td><td class=${Ye(e.side)}>${Ye(e.side)}</td>
         <td>${Y(e.quantity,8)}</td><td>${Y(e.price,4)}</td><td>${Y(e.fee,6)}</td>
         <td class=${Je(e.realized_pnl)}>${Y(e.realized_pnl)}</td>
-      </tr>`)}</tbody></table></div>`:G`<p class="muted" data-testid="no-trades">No trades yet.</p>`}function lt({points:e}){if(e.length<2)return G`<p class="muted" data-testid="equity-empty">Not enough history for a curve yet.</p>`;let t=e.map(e=>Number(e.time)),n=e.map(e=>Number(e.equity)),[r,i,a,o]=[Math.min(...t),Math.max(...t),Math.min(...n),Math.max(...n)],s=e.map((e,s)=>`${(t[s]-r)/(i-r||1)*600},${180-(n[s]-a)/(o-a||1)*170-5}`).join(` `);return G`<svg class="chart" viewBox="0 0 ${600} ${180}" preserveAspectRatio="none" data-testid="equity-chart" role="img"
+      </tr>`)}</tbody></table></div>`:G`<p class="muted" data-testid="no-trades">No trades yet.</p>`}function dt({points:e}){if(e.length<2)return G`<p class="muted" data-testid="equity-empty">Not enough history for a curve yet.</p>`;let t=e.map(e=>Number(e.time)),n=e.map(e=>Number(e.equity)),[r,i,a,o]=[Math.min(...t),Math.max(...t),Math.min(...n),Math.max(...n)],s=e.map((e,s)=>`${(t[s]-r)/(i-r||1)*600},${180-(n[s]-a)/(o-a||1)*170-5}`).join(` `);return G`<svg class="chart" viewBox="0 0 ${600} ${180}" preserveAspectRatio="none" data-testid="equity-chart" role="img"
       aria-label="Equity from ${Y(a)} to ${Y(o)}">
     <polyline points=${s} fill="none" stroke="currentColor" stroke-width="2" vector-effect="non-scaling-stroke" />
   </svg>
-  <div class="axis"><span>${X(r)}</span><span>${Y(n[0])} → ${Y(n[n.length-1])}</span><span>${X(i)}</span></div>`}function ut(e){let t=(e??[]).filter(e=>Number(e.value)!==0);return t.length?t.map(e=>`${Y(e.value,4)} ${e.asset}`).join(` · `):`—`}function dt(){let e=K(`/api/v1/account/balance`),t=K(`/api/v1/account/stats`),n=K(`/api/v1/account/performance`),{state:r,live:i}=at(),{state:a,live:o}=ot(10),s=(e,t)=>e.error?.notAvailable?`not available yet`:e.error?`error`:e.data?t():`…`,c=r.data?r.data.positions.filter(e=>Number(e.quantity)!==0).length:null;return G`<section>
+  <div class="axis"><span>${X(r)}</span><span>${Y(n[0])} → ${Y(n[n.length-1])}</span><span>${X(i)}</span></div>`}function ft(e){let t=(e??[]).filter(e=>Number(e.value)!==0);return t.length?t.map(e=>`${Y(e.value,4)} ${e.asset}`).join(` · `):`—`}function pt(){let e=K(`/api/v1/account/balance`),t=K(`/api/v1/account/stats`),n=K(`/api/v1/account/performance`),{state:r,live:i}=st(),{state:a,live:o}=ct(10),s=(e,t)=>e.error?.notAvailable?`not available yet`:e.error?`error`:e.data?t():`…`,c=r.data?r.data.positions.filter(e=>Number(e.quantity)!==0).length:null;return G`<section>
     <h1>Overview</h1>
     <div class="cards">
       <${J} testid="card-balance" label=${e.data?.equity_usd?`Balance (USD)`:`Balance`}
-        value=${s(e,()=>e.data.equity_usd?Y(e.data.equity_usd):ut(e.data.total))} />
+        value=${s(e,()=>e.data.equity_usd?Y(e.data.equity_usd):ft(e.data.total))} />
       <${J} testid="card-pnl" label="P&L" value=${s(t,()=>Y(t.data.total_pnl||t.data.realized_pnl))} />
       <${J} testid="card-winrate" label="Win rate" value=${s(t,()=>t.data.win_rate_pct?`${Y(t.data.win_rate_pct,1)}%`:`—`)} />
       <${J} testid="card-active" label="Active trades" value=${c??s(r,()=>`—`)} />
     </div>
     <h2>Equity</h2>
     <${q} state=${n} what="Equity curve" />
-    ${n.data?G`<${lt} points=${n.data.equity_curve??[]} />`:null}
+    ${n.data?G`<${dt} points=${n.data.equity_curve??[]} />`:null}
     <h2>Positions <${Q} state=${i} /></h2>
     <${q} state=${r} what="Positions" />
-    ${r.data?G`<${st} rows=${r.data.positions??[]} />`:null}
+    ${r.data?G`<${lt} rows=${r.data.positions??[]} />`:null}
     <h2>Recent trades <${Q} state=${o} /></h2>
     <${q} state=${a} what="Trades" />
-    ${a.data?G`<${ct} rows=${a.data.trades??[]} />`:null}
-  </section>`}function ft(){let{state:e,live:t}=at();return G`<section>
+    ${a.data?G`<${ut} rows=${a.data.trades??[]} />`:null}
+  </section>`}function mt(){let{state:e,live:t}=st();return G`<section>
     <h1>Positions <${Q} state=${t} /></h1>
     <${q} state=${e} what="Positions" />
-    ${e.data?G`<${st} rows=${e.data.positions??[]} />`:null}
-  </section>`}function pt(){let{state:e,live:t}=ot(50);return G`<section>
+    ${e.data?G`<${lt} rows=${e.data.positions??[]} />`:null}
+  </section>`}function ht(){let{state:e,live:t}=ct(50);return G`<section>
     <h1>Trades <${Q} state=${t} /></h1>
     <${q} state=${e} what="Trades" />
-    ${e.data?G`<${ct} rows=${e.data.trades??[]} />`:null}
-  </section>`}function mt(){let e=K(`/api/v1/trading/status`),t=K(`/api/v1/plugins`),n=K(`/api/v1/config/brokers`),[r,i,a]=Z(),o=(t.data?.plugins??[]).filter(e=>e.kind===`strategy`),[s,c]=I({strategy:``,markets:`ETH/BTC`,timeframe:`5m`,paper:!0,connection:``}),{state:l,live:u}=ot(10),d=s.strategy||o[0]?.name||``,f=t=>{t.preventDefault(),a(()=>W(`POST`,`/api/v1/trading/start`,{strategy:d,markets:s.markets.split(`,`).map(e=>e.trim()).filter(Boolean),timeframe:s.timeframe,paper:s.paper,broker_connection_id:s.paper?``:s.connection})).then(t=>t&&e.reload())},p=t=>a(()=>W(`POST`,`/api/v1/trading/stop`,{bot_id:t})).then(()=>e.reload()),m=()=>{confirm(`Emergency stop: halt every bot now and cancel their open orders?`)&&a(()=>W(`POST`,`/api/v1/trading/emergency-stop`,{})).then(()=>e.reload())},h=e.data?.bots??[];return G`<section>
+    ${e.data?G`<${ut} rows=${e.data.trades??[]} />`:null}
+  </section>`}function gt(){let e=K(`/api/v1/trading/status`),t=K(`/api/v1/plugins`),n=K(`/api/v1/config/brokers`),[r,i,a]=Z(),o=(t.data?.plugins??[]).filter(e=>e.kind===`strategy`),[s,c]=I({strategy:``,markets:`ETH/BTC`,timeframe:`5m`,paper:!0,connection:``}),{state:l,live:u}=ct(10),d=s.strategy||o[0]?.name||``,f=t=>{t.preventDefault(),a(()=>W(`POST`,`/api/v1/trading/start`,{strategy:d,markets:s.markets.split(`,`).map(e=>e.trim()).filter(Boolean),timeframe:s.timeframe,paper:s.paper,broker_connection_id:s.paper?``:s.connection})).then(t=>t&&e.reload())},p=t=>a(()=>W(`POST`,`/api/v1/trading/stop`,{bot_id:t})).then(()=>e.reload()),m=()=>{confirm(`Emergency stop: halt every bot now and cancel their open orders?`)&&a(()=>W(`POST`,`/api/v1/trading/emergency-stop`,{})).then(()=>e.reload())},h=e.data?.bots??[];return G`<section>
     <h1>Bots</h1>
     ${e.data?.kill_switch_active?G`<p class="banner warn" data-testid="kill-switch-on">The platform kill switch is on: no new orders.</p>`:null}
     <form class="panel" onSubmit=${f} data-testid="start-bot">
@@ -203,8 +217,8 @@
     <button class="danger" onClick=${m} disabled=${i} data-testid="emergency-stop">Emergency stop</button>
     <h2>Live trades <${Q} state=${u} /></h2>
     <${q} state=${l} what="Trades" />
-    ${l.data?G`<${ct} rows=${l.data.trades??[]} />`:null}
-  </section>`}var $={"/":{title:`Overview`,view:dt},"/positions":{title:`Positions`,view:ft},"/trades":{title:`Trades`,view:pt},"/bots":{title:`Bots`,view:mt},"/settings":{title:`Settings`,view:$e},"/brokers":{title:`Brokers`,view:et},"/subscription":{title:`Subscription`,view:tt},"/admin":{title:`Platform`,view:Ze,admin:!0},"/admin/users":{title:`Users`,view:Xe,admin:!0},"/admin/audit":{title:`Audit log`,view:Qe,admin:!0}};function ht(){return location.hash.replace(/^#/,``)||`/`}function gt(){let[e,t]=I(ht());return L(()=>{let e=()=>t(ht());return window.addEventListener(`hashchange`,e),()=>window.removeEventListener(`hashchange`,e)},[]),e}function _t({mode:e}){let[t,n]=I(``),[r,i]=I(``),[a,o]=I(null),[s,c]=I(!1),[l]=I(Re);return G`<main class="auth">
+    ${l.data?G`<${ut} rows=${l.data.trades??[]} />`:null}
+  </section>`}var $={"/":{title:`Overview`,view:pt},"/positions":{title:`Positions`,view:mt},"/trades":{title:`Trades`,view:ht},"/bots":{title:`Bots`,view:gt},"/settings":{title:`Settings`,view:tt},"/brokers":{title:`Brokers`,view:nt},"/subscription":{title:`Subscription`,view:rt},"/admin":{title:`Platform`,view:$e,admin:!0},"/admin/users":{title:`Users`,view:Qe,admin:!0},"/admin/audit":{title:`Audit log`,view:et,admin:!0}};function _t(){return location.hash.replace(/^#/,``)||`/`}function vt(){let[e,t]=I(_t());return L(()=>{let e=()=>t(_t());return window.addEventListener(`hashchange`,e),()=>window.removeEventListener(`hashchange`,e)},[]),e}function yt({mode:e}){let[t,n]=I(``),[r,i]=I(``),[a,o]=I(null),[s,c]=I(!1),[l]=I(Re);return G`<main class="auth">
     <h1>NIJA</h1>
     ${l?G`<p class="banner warn" data-testid="session-expired">Your session has expired. Please log in again.</p>`:null}
     <form class="panel" onSubmit=${async n=>{n.preventDefault(),c(!0),o(null);try{e===`signup`&&await He(t,r),await Ve(t,r),location.hash=`#/`}catch(e){o(e.message)}finally{c(!1)}}} data-testid=${`${e}-form`}>
@@ -217,7 +231,7 @@
       ${a?G`<p class="error" role="alert" data-testid="auth-error">${a}</p>`:null}
     </form>
     <p>${e===`login`?G`New here? <a href="#/signup" data-testid="to-signup">Create an account</a>`:G`Have an account? <a href="#/login" data-testid="to-login">Log in</a>`}</p>
-  </main>`}function vt({me:e,path:t}){let n=(e?.roles??[]).includes(`admin`),r=$[t]&&(!$[t].admin||n)?$[t]:$[`/`],[i,a]=I(!1);return L(()=>a(!1),[t]),G`<div class="shell">
+  </main>`}function bt({me:e,path:t}){let n=(e?.roles??[]).includes(`admin`),r=$[t]&&(!$[t].admin||n)?$[t]:$[`/`],[i,a]=I(!1);L(()=>a(!1),[t]);let[o,s]=I(null);return L(()=>{let e,t=ot(`notifications`,t=>{let n=t.data??{};s(String(n.text??n.message??n.title??JSON.stringify(n))),window.clearTimeout(e),e=window.setTimeout(()=>s(null),6e3)});return()=>(t(),window.clearTimeout(e))},[]),G`<div class="shell">
     <header>
       <a class="brand" href="#/">NIJA</a>
       <button class="menu" aria-label="menu" onClick=${()=>a(!i)}>☰</button>
@@ -228,4 +242,5 @@
       </nav>
     </header>
     <main><${r.view} /></main>
-  </div>`}function yt(){let e=gt(),[,t]=I(0),[n,r]=I(null),[i,a]=I(z);L(()=>Fe(`session`,()=>t(e=>e+1)),[]),L(()=>Fe(`down`,()=>a(z)),[]);let o=!!B();L(()=>{o?W(`GET`,`/api/v1/auth/me`).then(r).catch(()=>r(null)):r(null)},[o]),L(()=>{if(!i)return;let e=window.setInterval(()=>W(`GET`,`/healthz`).catch(()=>{}),5e3);return()=>window.clearInterval(e)},[i]);let s=i?G`<div class="banner error" role="alert" data-testid="api-down">The NIJA API cannot be reached right now. Data on this page may be stale.</div>`:null;return o?G`${s}<${vt} me=${n} path=${e} />`:G`${s}<${_t} mode=${e===`/signup`?`signup`:`login`} />`}de(G`<${yt} />`,document.getElementById(`app`));
+    ${o?G`<div class="toast" role="status" data-testid="notification">${o}</div>`:null}
+  </div>`}function xt(){let e=vt(),[,t]=I(0),[n,r]=I(null),[i,a]=I(z);L(()=>Fe(`session`,()=>t(e=>e+1)),[]),L(()=>Fe(`down`,()=>a(z)),[]);let o=!!B();L(()=>{o?W(`GET`,`/api/v1/auth/me`).then(r).catch(()=>r(null)):r(null)},[o]),L(()=>{if(!i)return;let e=window.setInterval(()=>W(`GET`,`/healthz`).catch(()=>{}),5e3);return()=>window.clearInterval(e)},[i]);let s=i?G`<div class="banner error" role="alert" data-testid="api-down">The NIJA API cannot be reached right now. Data on this page may be stale.</div>`:null;return o?G`${s}<${bt} me=${n} path=${e} />`:G`${s}<${yt} mode=${e===`/signup`?`signup`:`login`} />`}de(G`<${xt} />`,document.getElementById(`app`));
