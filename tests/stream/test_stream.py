@@ -202,3 +202,45 @@ async def test_connection_closes_when_the_token_expires(stream, session, tokens)
     ws = await connect(session, base, "notifications", token_for(tokens, str(uuid.uuid4()), ttl_s=2))
     msg = await ws.receive(timeout=15)
     assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == CLOSE_TOKEN_EXPIRED
+
+
+async def test_market_data_is_public_to_every_signed_in_user(stream, session, tokens, js):
+    _, base = stream
+    ws = await connect(session, base, "market-data", token_for(tokens, str(uuid.uuid4())))
+    await js.publish("nija.market.binance.BTC_USDT.ticker", json.dumps({"last": "64250.5"}).encode())
+    (tick,) = await events(ws, 1)
+    assert tick["subject"] == "nija.market.binance.BTC_USDT.ticker" and tick["data"] == {"last": "64250.5"}
+    await ws.close()
+
+
+async def test_heartbeats_keep_live_clients_and_drop_silent_ones(tokens, nats_url, session):
+    runner, service, port = await start_stream_server(
+        tokens, nats_url, "127.0.0.1", 0, StreamSettings(heartbeat_s=0.3)
+    )
+    try:
+        base = f"ws://127.0.0.1:{port}"
+        alive = await connect(session, base, "notifications", token_for(tokens, str(uuid.uuid4())))
+
+        async def read_forever():  # a real client keeps reading, and so answers every ping
+            async for _ in alive:
+                pass
+
+        reader = asyncio.create_task(read_forever())
+        # A client that never answers pings (autoping off, nothing read).
+        silent = await session.ws_connect(
+            f"{base}/ws/notifications?access_token={token_for(tokens, str(uuid.uuid4()))}", autoping=False
+        )
+        kinds = []
+        while True:
+            msg = await silent.receive(timeout=10)
+            kinds.append(msg.type)
+            if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
+                break
+        assert aiohttp.WSMsgType.PING in kinds  # the server did ping
+        # The reading client stays connected over many more heartbeats.
+        await asyncio.sleep(2)
+        assert not reader.done() and not alive.closed and len(service.settings.connections) == 1
+        await alive.close()
+        await reader
+    finally:
+        await runner.cleanup()
