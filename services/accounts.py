@@ -13,6 +13,7 @@ _SCALAR_SETTINGS = (
     "max_position_size",
     "max_concurrent_positions",
     "max_daily_loss_pct",
+    "max_daily_loss_usd",
     "risk_level",
     "notifications_enabled",
 )
@@ -41,6 +42,7 @@ def _settings(view: SettingsView) -> accounts_pb2.Settings:
         risk_level=view.risk_level,
         allowed_pairs=pairs,
         notifications_enabled=view.notifications_enabled,
+        max_daily_loss_usd=decimal_to_str(view.max_daily_loss_usd),
     )
 
 

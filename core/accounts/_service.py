@@ -385,7 +385,11 @@ class AccountService:
             risk_level=row.risk_level,
             allowed_pairs=tuple(row.allowed_pairs or ()),
             notifications_enabled=row.notifications_enabled,
+            max_daily_loss_usd=Decimal(row.max_daily_loss_usd) if row.max_daily_loss_usd is not None else Decimal(0),
         )
+
+    #: The user's settings inside the caller's transaction (risk reads them under its row lock).
+    load_settings = _load_settings
 
     async def update_settings(self, user_id: str, changes: dict, *, client_ip: str | None = None) -> SettingsView:
         now = self.clock.now_ms()
@@ -399,6 +403,7 @@ class AccountService:
                 "risk_level": new.risk_level,
                 "allowed_pairs": list(new.allowed_pairs),
                 "notifications_enabled": new.notifications_enabled,
+                "max_daily_loss_usd": new.max_daily_loss_usd,
                 "updated_at": now,
             }
             done = await conn.execute(update(user_settings).where(user_settings.c.user_id == user_id).values(**values))

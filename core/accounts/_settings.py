@@ -20,6 +20,8 @@ class SettingsView:
     risk_level: str
     allowed_pairs: tuple[str, ...]
     notifications_enabled: bool
+    #: 0 means no USD cap on today's loss (``max_daily_loss_pct`` still applies).
+    max_daily_loss_usd: Decimal = Decimal(0)
 
 
 DEFAULT_SETTINGS = SettingsView(
@@ -67,6 +69,10 @@ def validate_settings_update(current: SettingsView, changes: dict[str, Any]) -> 
     if "max_daily_loss_pct" in changes:
         updated["max_daily_loss_pct"] = _decimal(
             "max_daily_loss_pct", changes["max_daily_loss_pct"], low=Decimal(0), high=Decimal(100), low_inclusive=False
+        )
+    if "max_daily_loss_usd" in changes:
+        updated["max_daily_loss_usd"] = _decimal(
+            "max_daily_loss_usd", changes["max_daily_loss_usd"], low=Decimal(0), high=Decimal(10_000_000), low_inclusive=True
         )
     if "risk_level" in changes:
         level = str(changes["risk_level"]).strip().lower()

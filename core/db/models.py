@@ -85,6 +85,8 @@ user_settings = Table(
     Column("allowed_pairs", JSON, nullable=False),
     Column("notifications_enabled", Boolean, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # Added by migration 0301_risk_settings; NULL reads as 0 (no USD cap).
+    Column("max_daily_loss_usd", Numeric(20, 8), nullable=True),
 )
 
 # Messages for users (password reset links…) waiting for a delivery channel.

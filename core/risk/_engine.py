@@ -153,7 +153,7 @@ class RiskEngine:
             user_kill_switch=row.kill_switch,
             bot_disabled=await self._bot_disabled(conn, request.bot_id),
         )
-        settings = await AccountService._load_settings(conn, request.user_id)
+        settings = await AccountService.load_settings(conn, request.user_id)
         check_order(request, usage, UserLimits.from_settings(settings), await self.plan(request.user_id), self.hard)
 
         opening = not request.reduce_only
@@ -313,7 +313,7 @@ class RiskEngine:
         now = self.clock.now_ms()
         async with self.db.transaction() as conn:
             row = (await conn.execute(select(risk_user_state).where(risk_user_state.c.user_id == user_id))).first()
-            settings = await AccountService._load_settings(conn, user_id)
+            settings = await AccountService.load_settings(conn, user_id)
             disabled = tuple(sorted((await conn.execute(
                 select(risk_bot_state.c.bot_id).where(risk_bot_state.c.user_id == user_id,
                                                       risk_bot_state.c.disabled_at.is_not(None))

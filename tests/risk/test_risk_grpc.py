@@ -3,6 +3,8 @@ and (when configured) PostgreSQL."""
 
 from __future__ import annotations
 
+from decimal import Decimal as D
+
 import grpc
 import pytest
 from sqlalchemy import select
@@ -116,3 +118,25 @@ async def test_only_an_admin_may_touch_the_global_kill_switch(grpc_platform, adm
             await admin_stub.SetKillSwitch(admin_pb2.SetKillSwitchRequest(active=active), metadata=md)
         assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert not (await grpc_platform.platform.risk.kill_switch.load()).active
+
+
+async def test_daily_loss_usd_set_through_settings_stops_new_orders(grpc_platform, risk):
+    user_id, md = await login(grpc_platform)
+    accounts = accounts_pb2_grpc.AccountsServiceStub(grpc_platform.channel)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await accounts.UpdateSettings(apb.UpdateSettingsRequest(settings=apb.Settings(max_daily_loss_usd="-1")),
+                                      metadata=md)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "max_daily_loss_usd" in err.value.details()
+    assert (await accounts.GetSettings(apb.GetSettingsRequest(), metadata=md)).max_daily_loss_usd == "0"
+    saved = await accounts.UpdateSettings(
+        apb.UpdateSettingsRequest(settings=apb.Settings(max_daily_loss_usd="150", max_daily_loss_pct="50")), metadata=md)
+    assert saved.max_daily_loss_usd == "150"
+    platform = grpc_platform.platform
+    assert await place(platform, order(user_id)) is None
+    # 5,000 at the day's first order; 4,850 now: 150 USD lost today.
+    assert await place(platform, order(user_id, account_equity_usd=D(4851), notional_usd=D(100))) is None
+    assert await place(platform, order(user_id, account_equity_usd=D(4850), notional_usd=D(100))) == \
+        "user.max_daily_loss_usd"
+    limits = {l.name: (l.limit, l.used) for l in (await risk.GetRiskState(risk_pb2.GetRiskStateRequest(),
+                                                                          metadata=md)).limits}
+    assert limits["daily_loss_usd"] == ("150", "149")
