@@ -13,7 +13,8 @@ transaction and must be called inside the one that records the order or position
   counts against the daily limit).
 - ``await risk.release_position(conn, user_id, notional_usd=…, closed=…, realized_pnl_usd=…)``
   when a fill shrinks or closes a position: lowers exposure, frees the slot when ``closed``, and
-  adds realised P&L to today's loss tracking.
+  adds realised P&L to today's loss tracking. ``sync_usage(conn, user_id, open_positions=…,
+  exposure_usd=…)`` sets both from the order path's books (restart, reconciliation).
 - ``await risk.on_broker_result(user_id, bot_id, ok, conn=None)`` after every broker call of
   an order; returns True when this result disabled the bot (5th consecutive error) — stop the
   bot then. Pass ``conn`` when a transaction is open (SQLite allows one writer at a time).
@@ -211,6 +212,18 @@ class RiskEngine:
     ) -> None:
         """A fill shrank (``closed=False``) or closed a position by ``notional_usd`` of exposure."""
         await self._adjust(conn, user_id, slots=1 if closed else 0, exposure=notional_usd, pnl=realized_pnl_usd)
+
+    async def sync_usage(self, conn: AsyncConnection, user_id: str, *, open_positions: int,
+                         exposure_usd: Decimal) -> None:
+        """Set the position count and exposure to what the order path's books hold (after a
+        restart or a reconciliation with the venue), under the user's row lock."""
+        now = self.clock.now_ms()
+        await self._lock_user(conn, user_id, now // DAY_MS, now)
+        await conn.execute(
+            update(risk_user_state).where(risk_user_state.c.user_id == user_id).values(
+                open_positions=max(open_positions, 0), exposure_usd=max(exposure_usd, ZERO), updated_at=now,
+            )
+        )
 
     async def _adjust(self, conn: AsyncConnection, user_id: str, *, slots: int, exposure: Decimal, pnl: Decimal) -> None:
         now = self.clock.now_ms()

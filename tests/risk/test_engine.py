@@ -234,3 +234,14 @@ async def test_fresh_database_has_the_switch_row(db):
     assert (await switch.load()).active in (False, True)
     async with db.transaction() as conn:
         assert (await switch.read_locked(conn)).changed_at >= 0
+
+
+async def test_usage_can_be_synced_from_the_books(engine, db):
+    user = await make_user(db, max_concurrent_positions=2)
+    opening = order(user, opens_position=True)
+    assert [await place(engine, db, opening) for _ in range(3)][-1] == "user.max_concurrent_positions"
+    async with db.transaction() as conn:
+        await engine.sync_usage(conn, user, open_positions=0, exposure_usd=D(0))
+    row = await usage(db, user)
+    assert (row.open_positions, row.exposure_usd, row.trades_today) == (0, D(0), 2)
+    assert await place(engine, db, opening) is None
