@@ -20,7 +20,11 @@
 #   bits. The *_fma modules (same source, compiled for FMA3) inline it as one
 #   vfmadd, and nija.core.indicators picks them when the CPU has FMA3; elsewhere
 #   it is a libm call (slower, same result). The streaming module calls libm
-#   (glibc dispatches it to the FMA instruction), so stream == batch bit for bit. Branches that depend on the data (up/down
+#   (glibc dispatches it to the FMA instruction), so stream == batch bit for bit.
+# * Every module is compiled with -ffp-contract=off (no multiply-add is fused
+#   unless madd says so) and -fno-trapping-math (no FP traps are ever enabled
+#   here; without it GCC refuses to turn a select after a divide into a blend, so
+#   loops like hl_flush's cannot be vectorised). Neither changes a result. Branches that depend on the data (up/down
 #   moves, the largest of three ranges) are written as selects the compiler turns
 #   into blends/maxsd, keeping the comparison order that fixes NaN propagation.
 # * Kernels return 0 on success, 1 when a scratch allocation failed.
@@ -346,6 +350,36 @@ cdef inline double hl_value(int kind, double hi, double lo, double c) noexcept n
     return (c - lo) / diff
 
 
+cdef enum:
+    HL_CHUNK = 256  # bars per batch of hl_flush
+
+
+cdef inline void hl_flush(int kind, const double* hb, const double* lb, const double* close,
+                          double* out, Py_ssize_t k) noexcept nogil:
+    """out[j] = hl_value(kind, hb[j], lb[j], close[j]) for j < k, as one loop the
+    compiler vectorises: the divides (the cost of these indicators) run four to a
+    vdivpd. Each divide runs whatever the flat-window test says (its divisor is
+    swapped for 1.0 where the result is not used), so no lane needs a branch."""
+    cdef Py_ssize_t j
+    cdef double hi, lo, diff, q
+    cdef bint flat
+    for j in range(k):
+        hi = hb[j]
+        lo = lb[j]
+        if kind == 0:
+            diff = hi - lo
+            flat = diff == 0.0
+            q = ((hi - close[j]) / (1.0 if flat else diff)) * -100.0
+        else:
+            diff = (hi - lo) / 100.0
+            if kind == 1:
+                flat = fabs(hi - lo) <= 0.00000000000001 * (fabs(hi) + fabs(lo))
+            else:
+                flat = (-0.00000000000001 < diff) & (diff < 0.00000000000001)
+            q = (close[j] - lo) / (1.0 if flat else diff)
+        out[j] = 0.0 if flat else q
+
+
 cdef inline int hl_blocks(const double* high, const double* low, const double* close,
                           Py_ssize_t m, int p, int kind, double* out) noexcept nogil:
     """out[p-1..m-1] = hl_value(highest, lowest, close) over each p-bar window.
@@ -361,15 +395,20 @@ cdef inline int hl_blocks(const double* high, const double* low, const double* c
     """
     cdef double* sh
     cdef double* sl
+    cdef double* hb
+    cdef double* lb
     cdef double gh, gl, h, l
-    cdef Py_ssize_t bs, i, j, end, last
+    cdef Py_ssize_t bs, i, j, end, last, k = 0, first = p - 1
     cdef bint bad = False
     if m < p:
         return 0
-    sh = <double*>malloc(2 * p * sizeof(double))
+    sh = <double*>malloc((2 * p + 2 * HL_CHUNK) * sizeof(double))
     if sh == NULL:
         return 1
     sl = sh + p
+    # window extremes are buffered and turned into values HL_CHUNK at a time
+    hb = sl + p
+    lb = hb + HL_CHUNK
     bs = 0
     while bs < m:
         end = min(bs + p, m)
@@ -401,7 +440,13 @@ cdef inline int hl_blocks(const double* high, const double* low, const double* c
             gl = min_sd(l, gl)
             if bs > 0:
                 j = i - bs + 1
-                out[i] = hl_value(kind, max_sd(sh[j], gh), min_sd(sl[j], gl), close[i])
+                hb[k] = max_sd(sh[j], gh)
+                lb[k] = min_sd(sl[j], gl)
+                k += 1
+                if k == HL_CHUNK:
+                    hl_flush(kind, hb, lb, close + first, out + first, k)
+                    first += k
+                    k = 0
         if end == bs + p:
             # the last bar of a block closes the window that is the whole block
             i = end - 1
@@ -410,8 +455,16 @@ cdef inline int hl_blocks(const double* high, const double* low, const double* c
             bad |= (h != h) | (l != l)
             gh = max_sd(h, gh)
             gl = min_sd(l, gl)
-            out[i] = hl_value(kind, gh, gl, close[i])
+            hb[k] = gh
+            lb[k] = gl
+            k += 1
+            if k == HL_CHUNK:
+                hl_flush(kind, hb, lb, close + first, out + first, k)
+                first += k
+                k = 0
         bs += p
+    if k:
+        hl_flush(kind, hb, lb, close + first, out + first, k)
     free(sh)
     return 2 if bad else 0
 

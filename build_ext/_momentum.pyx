@@ -1,4 +1,5 @@
 # cython: boundscheck=False, wraparound=False
+# distutils: extra_compile_args = -ffp-contract=off -fno-trapping-math
 """Momentum oscillators: rsi, stoch, stochrsi, cci, mfi, obv, roc, mom, willr, aroon.
 
 Low-level entry points used by :mod:`nija.core.indicators`; they expect validated

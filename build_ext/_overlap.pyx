@@ -1,4 +1,5 @@
 # cython: boundscheck=False, wraparound=False
+# distutils: extra_compile_args = -ffp-contract=off -fno-trapping-math
 """Overlap studies: sma, ema, wma, dema, tema, bbands, macd and a rolling vwap.
 
 Low-level entry points used by :mod:`nija.core.indicators`; they expect validated

@@ -1,5 +1,5 @@
 # cython: boundscheck=False, wraparound=False
-# distutils: extra_compile_args = -ffp-contract=off
+# distutils: extra_compile_args = -ffp-contract=off -fno-trapping-math
 """The _overlap kernels compiled for CPUs with FMA3 (x86-64): madd() becomes one
 vfmadd instead of a libm call. Same source, same results bit for bit (fma() is
 exactly rounded either way, and -ffp-contract=off stops the compiler from fusing

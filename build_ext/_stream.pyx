@@ -1,4 +1,5 @@
 # cython: boundscheck=False, wraparound=False
+# distutils: extra_compile_args = -ffp-contract=off -fno-trapping-math
 """Streaming state for indicators over N markets, one candle per market per update.
 
 Each class holds its state as NumPy arrays (one slot per market), updates every

@@ -1,4 +1,5 @@
 # cython: boundscheck=False, wraparound=False
+# distutils: extra_compile_args = -ffp-contract=off -fno-trapping-math
 """Volatility and directional movement: trange, atr, natr, adx, plus_di, minus_di.
 
 Low-level entry points used by :mod:`nija.core.indicators`; they expect validated
