@@ -9,8 +9,10 @@ with a generic message.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
+from contextlib import asynccontextmanager
 from typing import Awaitable, Callable
 
 import grpc
@@ -82,44 +84,75 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
-        if handler is None or handler.unary_unary is None:
-            # Streaming handlers arrive with the stream service; none is registered yet.
-            return handler
+        if handler is None:
+            return None
         method = details.method
-        inner = handler.unary_unary
+        if handler.unary_unary is not None:
+            inner = handler.unary_unary
 
-        async def guarded(request, context: grpc.aio.ServicerContext):
-            raw = tuple(context.invocation_metadata() or ())
-            metadata = {k: (v if isinstance(v, str) else "") for k, v in raw}
-            request_id = metadata.get("x-request-id") or uuid.uuid4().hex
-            token = None
-            try:
-                claims = self._authenticate(method, metadata)
-                token = set_current(
-                    CallContext(method, request_id, _client_ip(metadata, context.peer() or ""), claims, raw)
-                )
-                response = await inner(request, context)
-                callstats.count(method, grpc.StatusCode.OK)
-                return response
-            except NijaError as exc:
-                code, message, trailing = error_mapping.to_status(exc, request_id)
-                callstats.count(method, code)
-                if code is grpc.StatusCode.INTERNAL:
-                    log.error("request %s %s: %s", request_id, method, exc.message)
-                await context.abort(code, message, trailing)
-            except grpc.aio.AbortError:
-                raise
-            except Exception:
-                log.exception("request %s %s failed", request_id, method)
-                code, message, trailing = error_mapping.internal_status(request_id)
-                callstats.count(method, code)
-                await context.abort(code, message, trailing)
-            finally:
-                if token is not None:
-                    reset_current(token)
+            async def guarded(request, context: grpc.aio.ServicerContext):
+                async with self._scope(method, context):
+                    return await inner(request, context)
 
-        return grpc.unary_unary_rpc_method_handler(
-            guarded,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
+            return grpc.unary_unary_rpc_method_handler(
+                guarded,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            inner_stream = handler.unary_stream
+
+            async def guarded_stream(request, context: grpc.aio.ServicerContext):
+                async with self._scope(method, context):
+                    async for item in inner_stream(request, context):
+                        yield item
+
+            return grpc.unary_stream_rpc_method_handler(
+                guarded_stream,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        # Client- and bidi-streaming RPCs are not part of the contract; refuse rather than
+        # serve them unauthenticated.
+        async def refuse(request_iterator, context: grpc.aio.ServicerContext):
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method}: client streaming is not supported")
+
+        if handler.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(
+                refuse, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer
+            )
+        return grpc.stream_stream_rpc_method_handler(
+            refuse, request_deserializer=handler.request_deserializer, response_serializer=handler.response_serializer
         )
+
+    @asynccontextmanager
+    async def _scope(self, method: str, context: grpc.aio.ServicerContext):
+        """Authenticate, publish the caller as :func:`current`, and map whatever the body raises."""
+        raw = tuple(context.invocation_metadata() or ())
+        metadata = {k: (v if isinstance(v, str) else "") for k, v in raw}
+        request_id = metadata.get("x-request-id") or uuid.uuid4().hex
+        token = None
+        try:
+            claims = self._authenticate(method, metadata)
+            token = set_current(CallContext(method, request_id, _client_ip(metadata, context.peer() or ""), claims, raw))
+            yield
+            callstats.count(method, grpc.StatusCode.OK)
+        except NijaError as exc:
+            code, message, trailing = error_mapping.to_status(exc, request_id)
+            callstats.count(method, code)
+            if code is grpc.StatusCode.INTERNAL:
+                log.error("request %s %s: %s", request_id, method, exc.message)
+            await context.abort(code, message, trailing)
+        except (grpc.aio.AbortError, asyncio.CancelledError, GeneratorExit):
+            raise
+        except Exception:
+            log.exception("request %s %s failed", request_id, method)
+            code, message, trailing = error_mapping.internal_status(request_id)
+            callstats.count(method, code)
+            await context.abort(code, message, trailing)
+        finally:
+            if token is not None:
+                try:
+                    reset_current(token)
+                except ValueError:  # a stream finished in another context; nothing leaks from it
+                    pass

@@ -16,6 +16,7 @@ class Route:
     verb: str
     path: str
     method: str  # "nija.accounts.v1.AccountsService.Login"
+    server_streaming: bool = False
 
 
 def rest_routes() -> list[Route]:
@@ -33,7 +34,7 @@ def rest_routes() -> list[Route]:
         for method in service.methods:
             rule = method.GetOptions().Extensions[annotations_pb2.http]
             verb = rule.WhichOneof("pattern")
-            routes.append(Route(verb.upper(), getattr(rule, verb), method.full_name))
+            routes.append(Route(verb.upper(), getattr(rule, verb), method.full_name, method.server_streaming))
     return routes
 
 
@@ -61,3 +62,18 @@ def children_of(pid: int) -> list[tuple[int, str]]:
         if int(fields[1]) == pid:
             kids.append((int(stat.parent.name), name))
     return kids
+
+
+def stream_headers(url: str, token: str, timeout: float = 10) -> tuple[int, dict[str, str]]:
+    """Open a streaming GET and return its status and headers without waiting for the end."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        conn.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""), headers={"authorization": f"Bearer {token}"})
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}
+    finally:
+        conn.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from google.api import annotations_pb2
 
-from e2e_support import admin_token, children_of, rest_routes
+from e2e_support import admin_token, children_of, rest_routes, stream_headers
 from helpers import free_port, http, unique_email
 
 PASSWORD = "correct horse battery staple"
@@ -62,6 +62,7 @@ def test_settings_through_envoy(nija):
     assert settings == {
         "max_position_size": "100", "max_concurrent_positions": 3, "max_daily_loss_pct": "10",
         "risk_level": "medium", "allowed_pairs": [], "notifications_enabled": True,
+        "max_daily_loss_usd": "0",
     }
     status, _, settings = http(
         "PUT", f"{nija.base}/api/v1/config/settings", {"risk_level": "low", "allowed_pairs": ["BTC/USDT"]}, token=token
@@ -81,6 +82,11 @@ def test_every_rest_route_reaches_its_grpc_method(nija):
     for route in routes:
         path = route.path.replace("{id}", "00000000-0000-0000-0000-000000000000").replace("{bot_id}", "bot-1")
         body = {} if route.verb in ("POST", "PUT", "DELETE") else None
+        if route.server_streaming:
+            # A live stream never ends: its response headers are the proof it reached gRPC.
+            status, headers = stream_headers(f"{nija.base}{path}", token)
+            assert status == 200 and "x-envoy-upstream-service-time" in headers, f"{route.path}: {status}"
+            continue
         status, headers, payload = http(route.verb, f"{nija.base}{path}", body, token=token)
         # Envoy adds this header only to responses that came from the upstream gRPC server.
         assert "x-envoy-upstream-service-time" in headers, f"{route.verb} {route.path} did not reach gRPC ({status}: {payload})"

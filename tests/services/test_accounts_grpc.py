@@ -410,3 +410,21 @@ async def test_unexpected_exception_becomes_generic_internal(grpc_platform, stub
     assert "secret internal detail" not in info.value.details()
     assert "req-123" in info.value.details()
     assert "req-123" in caplog.text and "secret internal detail" in caplog.text
+
+
+async def test_server_streaming_rpcs_are_authenticated_too(grpc_platform, stub, ip):
+    from nija.trading.v1 import trading_pb2, trading_pb2_grpc
+
+    trading = trading_pb2_grpc.TradingServiceStub(grpc_platform.channel)
+    call = trading.StreamEvents(trading_pb2.StreamEventsRequest())
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        async for _ in call:
+            pass
+    assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    _, tokens = await register_and_login(stub, ip)
+    call = trading.StreamEvents(trading_pb2.StreamEventsRequest(), metadata=bearer(tokens.access_token), timeout=1.0)
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        async for _ in call:
+            pass
+    # an authenticated stream stays open (no events yet) until the deadline
+    assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
