@@ -248,6 +248,8 @@ class TradingServicer(trading_pb2_grpc.TradingServiceServicer):
 
     async def StreamEvents(self, request, context):
         user_id = current().user_id
+        # Headers go out at once, so a client knows the stream is open before the first event.
+        await context.send_initial_metadata(())
         since = request.since_seq
         if since <= 0:
             async with self.platform.db.transaction() as conn:
