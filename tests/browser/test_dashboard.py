@@ -174,6 +174,15 @@ def test_dashboard_end_to_end(nija_browser_stack, browser):
     assert status == 200 and bots["bots"] and all(b["state"] != "running" for b in bots["bots"])
     driver.save_screenshot(str(ARTIFACTS / "bots.png"))
 
+    # --- settings: risk limits saved through the API
+    _el(driver, "nav-/settings").click()
+    form = _el(driver, "settings-form")
+    Select(form.find_element(By.TAG_NAME, "select")).select_by_visible_text("low")
+    form.find_element(By.TAG_NAME, "button").click()
+    _el(driver, "saved")
+    _, _, saved = http("GET", f"{nija.base}/api/v1/config/settings", token=tokens["access_token"])
+    assert saved["risk_level"] == "low"
+
     # --- a notification pops up on whatever page is open
     _publish(nija, f"nija.user.{user_id}.notifications", {"text": "Bot stopped by emergency stop"})
     assert "emergency stop" in _el(driver, "notification").text

@@ -23,6 +23,7 @@ export function Settings() {
         risk_level: form.risk_level,
         allowed_pairs: String(form.allowed_pairs).split(",").map((s: string) => s.trim()).filter(Boolean),
         notifications_enabled: !!form.notifications_enabled,
+        ...(form.max_daily_loss_usd !== undefined ? { max_daily_loss_usd: String(form.max_daily_loss_usd) } : {}),
       };
       await api("PUT", "/api/v1/config/settings", body);
       settings.reload();
@@ -38,6 +39,8 @@ export function Settings() {
       <label>Max position size (USD) <input inputmode="decimal" ...${field("max_position_size")} /></label>
       <label>Max concurrent positions <input type="number" min="1" ...${field("max_concurrent_positions")} /></label>
       <label>Max daily loss (%) <input inputmode="decimal" ...${field("max_daily_loss_pct")} /></label>
+      ${form.max_daily_loss_usd !== undefined
+        ? html`<label>Max daily loss (USD, 0 = no cap) <input inputmode="decimal" ...${field("max_daily_loss_usd")} /></label>` : null}
       <label>Risk level <select value=${form.risk_level} onChange=${(e: any) => setForm({ ...form, risk_level: e.target.value })}>
         ${["low", "medium", "high"].map((l) => html`<option>${l}</option>`)}</select></label>
       <label>Allowed pairs (empty = all) <input ...${field("allowed_pairs")} placeholder="BTC/USDT, ETH/USDT" /></label>

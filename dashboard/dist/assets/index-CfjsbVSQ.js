@@ -82,7 +82,7 @@
       <button class="small" disabled=${i.length<2} onClick=${()=>a(i.slice(0,-1))}>Newer</button>
       <button class="small" disabled=${!s.data.page?.next_page_token} onClick=${()=>a([...i,s.data.page.next_page_token])}>Older</button>
     </div>`:null}
-  </section>`}function tt(){let e=K(`/api/v1/config/settings`),t=K(`/api/v1/risk/state`),[n,r]=I(null),[i,a]=I(!1),[o,s,c]=Z();L(()=>{e.data&&r({...e.data,allowed_pairs:(e.data.allowed_pairs??[]).join(`, `)})},[e.data]);let l=t=>{t.preventDefault(),a(!1),c(async()=>{await W(`PUT`,`/api/v1/config/settings`,{max_position_size:String(n.max_position_size),max_concurrent_positions:Number(n.max_concurrent_positions),max_daily_loss_pct:String(n.max_daily_loss_pct),risk_level:n.risk_level,allowed_pairs:String(n.allowed_pairs).split(`,`).map(e=>e.trim()).filter(Boolean),notifications_enabled:!!n.notifications_enabled}),e.reload(),a(!0)})},u=e=>({value:n?.[e]??``,onInput:t=>r({...n,[e]:t.target.value})});return G`<section>
+  </section>`}function tt(){let e=K(`/api/v1/config/settings`),t=K(`/api/v1/risk/state`),[n,r]=I(null),[i,a]=I(!1),[o,s,c]=Z();L(()=>{e.data&&r({...e.data,allowed_pairs:(e.data.allowed_pairs??[]).join(`, `)})},[e.data]);let l=t=>{t.preventDefault(),a(!1),c(async()=>{await W(`PUT`,`/api/v1/config/settings`,{max_position_size:String(n.max_position_size),max_concurrent_positions:Number(n.max_concurrent_positions),max_daily_loss_pct:String(n.max_daily_loss_pct),risk_level:n.risk_level,allowed_pairs:String(n.allowed_pairs).split(`,`).map(e=>e.trim()).filter(Boolean),notifications_enabled:!!n.notifications_enabled,...n.max_daily_loss_usd===void 0?{}:{max_daily_loss_usd:String(n.max_daily_loss_usd)}}),e.reload(),a(!0)})},u=e=>({value:n?.[e]??``,onInput:t=>r({...n,[e]:t.target.value})});return G`<section>
     <h1>Settings</h1>
     <${q} state=${e} what="Settings" />
     ${n?G`<form class="panel" onSubmit=${l} data-testid="settings-form">
@@ -90,6 +90,7 @@
       <label>Max position size (USD) <input inputmode="decimal" ...${u(`max_position_size`)} /></label>
       <label>Max concurrent positions <input type="number" min="1" ...${u(`max_concurrent_positions`)} /></label>
       <label>Max daily loss (%) <input inputmode="decimal" ...${u(`max_daily_loss_pct`)} /></label>
+      ${n.max_daily_loss_usd===void 0?null:G`<label>Max daily loss (USD, 0 = no cap) <input inputmode="decimal" ...${u(`max_daily_loss_usd`)} /></label>`}
       <label>Risk level <select value=${n.risk_level} onChange=${e=>r({...n,risk_level:e.target.value})}>
         ${[`low`,`medium`,`high`].map(e=>G`<option>${e}</option>`)}</select></label>
       <label>Allowed pairs (empty = all) <input ...${u(`allowed_pairs`)} placeholder="BTC/USDT, ETH/USDT" /></label>
