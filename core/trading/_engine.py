@@ -45,6 +45,10 @@ class BotRuntime:
     scanner: Scanner
     positions: dict[str, PositionView] = field(default_factory=dict)
     ticks: int = 0
+    #: Stop-loss price wanted per symbol (from the entry signal), placed on the venue once the
+    #: position exists.
+    stops: dict[str, Decimal] = field(default_factory=dict)
+    alerted: set[str] = field(default_factory=set)
 
     @property
     def id(self) -> str:
@@ -275,6 +279,7 @@ class TradingEngine:
                 account = await self.account_for(row["user_id"], row["paper"], row["broker_connection_id"])
                 runtime = self._runtime(row, account, self._strategy(row["strategy"], row["params"]))
                 await self._load_positions(runtime)
+                await self._protect(runtime)  # after a restart: every open position's stop verified
                 self._bots[row["id"]] = runtime
             except NijaError as exc:
                 log.error("bot %s not resumed: %s", row["id"], exc.message)
@@ -361,6 +366,7 @@ class TradingEngine:
         for runtime in list(self._bots.values()):
             if runtime.account.key in touched:
                 await self._load_positions(runtime)
+                await self._protect(runtime)
             await self._tick_bot(runtime, t)
         return True
 
@@ -415,6 +421,7 @@ class TradingEngine:
         if sig.action is SignalAction.EXIT_LONG:
             if held is None or held.quantity <= 0:
                 return False
+            await self._cancel_stops(runtime, sig.symbol)  # else the stop could sell the same coins
             intent = OrderIntent(user_id=user_id, bot_id=runtime.id, signal_id=signal_id, symbol=sig.symbol, side="sell",
                                  type="market", amount=held.quantity, reduce_only=True, reference_price=last.close)
         else:
@@ -433,9 +440,59 @@ class TradingEngine:
             intent = OrderIntent(user_id=user_id, bot_id=runtime.id, signal_id=signal_id, symbol=sig.symbol, side="buy",
                                  type="market", amount=qty, reference_price=last.close)
         await self.orders.submit(intent, runtime.account)
+        if sig.action is SignalAction.ENTER_LONG and sig.stop_loss is not None and sig.stop_loss > 0:
+            runtime.stops[sig.symbol] = Decimal(repr(float(sig.stop_loss))).quantize(Decimal("1e-8"))
         if not runtime.account.broker.capabilities.get("in_process"):
             await self._load_positions(runtime)  # a live venue may have filled it already
+            await self._protect(runtime)
         return True
+
+    # ------------------------------------------------------------------------ venue stops
+    async def _cancel_stops(self, runtime: BotRuntime, symbol: str) -> None:
+        for order in await self.orders.open_orders(bot_id=runtime.id):
+            if order["symbol"] == symbol and order["type"] == "stop_loss":
+                await self.orders.cancel(order, runtime.account)
+
+    async def _protect(self, runtime: BotRuntime) -> None:
+        """Every open long position of the bot has a stop-loss resting on the venue (where the
+        venue supports stops): placed from the entry signal's stop, re-placed from the last
+        recorded one after a restart; a position left without protection raises an alert."""
+        if not runtime.account.broker.capabilities.get("venue_stops"):
+            return
+        open_orders = await self.orders.open_orders(bot_id=runtime.id)
+        for symbol, pos in runtime.positions.items():
+            if pos.quantity <= 0 or any(o["symbol"] == symbol and o["type"] == "stop_loss" for o in open_orders):
+                continue
+            recorded = await self._stop_history(runtime.id, symbol)
+            price = runtime.stops.get(symbol) or (recorded[-1] if recorded else None)
+            problem = None
+            if price is None:
+                problem = "no stop-loss price is known for this position"
+            else:
+                intent = OrderIntent(user_id=runtime.row["user_id"], bot_id=runtime.id,
+                                     signal_id=f"{symbol}:stop:{len(recorded)}", symbol=symbol, side="sell",
+                                     type="stop_loss", amount=pos.quantity, stop_price=price, reduce_only=True,
+                                     reference_price=price)
+                try:
+                    placed = await self.orders.submit(intent, runtime.account)
+                    if placed["state"] in ("rejected", "expired"):
+                        problem = f"the venue refused the stop-loss: {placed['reason']}"
+                except NijaError as exc:
+                    problem = f"the stop-loss could not be placed: {exc.message}"
+            if problem and symbol not in runtime.alerted:
+                runtime.alerted.add(symbol)
+                await self.orders.alert(runtime.row["user_id"], runtime.id, symbol, "POSITION_UNPROTECTED", problem)
+            elif not problem:
+                runtime.alerted.discard(symbol)
+
+    async def _stop_history(self, bot_id: str, symbol: str) -> list[Decimal]:
+        from nija.core.trading._tables import orders as orders_t
+
+        async with self.db.transaction() as conn:
+            rows = (await conn.execute(select(orders_t.c.stop_price).where(
+                orders_t.c.bot_id == bot_id, orders_t.c.symbol == symbol, orders_t.c.type == "stop_loss")
+                .order_by(orders_t.c.created_at))).all()
+        return [r.stop_price for r in rows]
 
     async def _lot_step(self, runtime: BotRuntime, symbol: str) -> Decimal:
         """The venue's lot step, so the amount written ahead is exactly the amount sent."""

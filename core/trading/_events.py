@@ -79,7 +79,7 @@ class EventWriter:
     async def add(self, conn: AsyncConnection, user_id: str, kind: str, message) -> None:
         event_id = uuid.uuid4().hex
         envelope = trading_pb2.TradingEvent(event_id=event_id, time=self.now_ms, user_id=user_id)
-        getattr(envelope, {"orders": "order", "fills": "fill", "positions": "position"}[kind]).CopyFrom(message)
+        getattr(envelope, {"orders": "order", "fills": "fill", "positions": "position", "notifications": "alert"}[kind]).CopyFrom(message)
         payload = envelope.SerializeToString()
         subject = f"nija.user.{user_id}.{kind}"
         await conn.execute(events.insert().values(

@@ -479,6 +479,17 @@ class OrderManager:
             return await self.resolve(order, account)
         return await self.apply(order, account, venue)
 
+    async def alert(self, user_id: str, bot_id: str, symbol: str, code: str, message: str) -> None:
+        """Publish a notification (``nija.user.<id>.notifications``) through the outbox."""
+        from nija.trading.v1 import trading_pb2
+
+        log.warning("alert for bot %s %s: %s", bot_id, symbol, message)
+        writer = EventWriter(self.clock.now_ms())
+        async with self.db.transaction() as conn:
+            await writer.add(conn, user_id, "notifications",
+                             trading_pb2.Alert(bot_id=bot_id, symbol=symbol, code=code, message=message[:500]))
+        await self.relay.publish(writer.pending)
+
     async def fills_of(self, order: dict) -> list[VenueFill]:
         """The fills we booked for ``order``, as the venue reported them."""
         async with self.db.transaction() as conn:
