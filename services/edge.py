@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import metadata, resources
 from pathlib import Path
 from string import Template
@@ -90,15 +90,7 @@ def render(settings: EdgeSettings, jwks: dict, out_dir: Path, log_dir: Path) -> 
     rules += [f'{indent}- match: {{path: "{m}"}}' for m in sorted(PUBLIC_METHODS)]
     template = Template((resources.files("nija.envoy") / "envoy.yaml").read_text())
     text = template.substitute(
-        admin_port=settings.admin_port,
-        http_host=settings.http_host,
-        http_port=settings.http_port,
-        grpc_host=settings.grpc_host,
-        grpc_port=settings.grpc_port,
-        ratelimit_port=settings.ratelimit_port,
-        stream_port=settings.stream_port,
-        jwt_issuer=settings.jwt_issuer,
-        jwt_audience=settings.jwt_audience,
+        asdict(settings),  # every EdgeSettings field is a placeholder of the same name
         jwks_file=jwks_file,
         access_log=log_dir / "envoy-access.log",
         public_rules="\n".join(rules),
