@@ -134,10 +134,14 @@ def _cmd_keys_rotate(args) -> int:
             print(f"added a new master key to {path}")
         db = Database(config.database_url)
         try:
-            n = await CredentialVault(db, SystemClock(), keys, validate=None).rotate()
+            n, failed = await CredentialVault(db, SystemClock(), keys, validate=None).rotate()
         finally:
             await db.close()
         print(f"re-encrypted {n} broker connection(s)")
+        if failed:
+            print(f"nija: {failed} broker connection(s) cannot be decrypted with the configured master keys; "
+                  "left unchanged", file=sys.stderr)
+            return 3
         return 0
 
     return asyncio.run(run())

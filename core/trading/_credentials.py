@@ -186,18 +186,25 @@ class CredentialVault:
             raise FailedPrecondition("the stored keys cannot be decrypted with the configured master keys") from None
         return OpenedConnection(r.id, r.broker, r.exchange, r.key_fingerprint, creds)
 
-    async def rotate(self) -> int:
-        """Re-encrypt every row under the newest master key (``MultiFernet.rotate``)."""
-        n = 0
+    async def rotate(self) -> tuple[int, int]:
+        """Re-encrypt every row under the newest master key (``MultiFernet.rotate``).
+
+        Returns (rows re-encrypted, rows no configured key decrypts — left unchanged).
+        """
+        n = failed = 0
         async with self.db.transaction() as conn:
             rows = (await conn.execute(select(broker_connections.c.id, broker_connections.c.secret))).all()
             for r in rows:
-                token = self.keys.fernet.rotate(r.secret.encode()).decode()
+                try:
+                    token = self.keys.fernet.rotate(r.secret.encode()).decode()
+                except InvalidToken:
+                    failed += 1
+                    continue
                 await conn.execute(update(broker_connections).where(broker_connections.c.id == r.id).values(secret=token))
                 n += 1
-            await audit.record(conn, action="master_key.rotate", outcome="ok", at=self.clock.now_ms(),
-                               detail={"rows": n})
-        return n
+            await audit.record(conn, action="master_key.rotate", outcome="ok" if not failed else "partial",
+                               at=self.clock.now_ms(), detail={"rows": n, "undecryptable": failed})
+        return n, failed
 
 
 def _fingerprint(exchange: str, api_key: str) -> str:

@@ -107,6 +107,12 @@ def test_kill_9_mid_run_then_reconcile(tmp_path, capsys):
         finally:
             nija.stop()
 
+    # The exchange secret never reached a log (service, Envoy, NATS) or the database in clear.
+    for path in [*(data_dir / "logs").rglob("*"), *data_dir.glob("nija.db*")]:
+        if path.is_file():
+            blob = path.read_bytes()
+            assert secret.encode() not in blob, f"secret found in {path.name}"
+            assert key.encode() not in blob, f"api key found in {path.name}"
     mine = _orders(data_dir / "nija.db")
     by_cid = {o["client_order_id"]: o for o in mine}
     venue_cids = [o.client_order_id for o in sim.orders.values()]

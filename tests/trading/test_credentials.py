@@ -73,7 +73,13 @@ async def test_withdraw_capable_keys_are_refused(db, tmp_path):
     assert "withdraw" in info.value.message and SECRET not in info.value.message
 
 
-async def test_nija_keys_rotate_reencrypts_under_a_new_key(database_url, tmp_path):
+async def test_nija_keys_rotate_reencrypts_under_a_new_key(tmp_path):
+    # A database of its own: rotation touches every row, and the shared test database holds rows
+    # other tests encrypted under their own master keys.
+    from nija.core.db import migrate
+
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'rotate.db'}"
+    await migrate(database_url)
     db = Database(database_url)
     keys_dir = tmp_path / "keys"
     old = MasterKeys.load(keys_dir)
@@ -88,6 +94,7 @@ async def test_nija_keys_rotate_reencrypts_under_a_new_key(database_url, tmp_pat
     assert "re-encrypted" in out.stdout and SECRET not in out.stdout + out.stderr
     new = MasterKeys.load(keys_dir)
     assert len(new.keys) == 2 and new.keys[1] == old.keys[0]
+    assert "re-encrypted 1 broker connection(s)" in out.stdout
     from cryptography.fernet import Fernet
 
     async with db.transaction() as conn:
@@ -96,6 +103,12 @@ async def test_nija_keys_rotate_reencrypts_under_a_new_key(database_url, tmp_pat
     assert SECRET in Fernet(new.keys[0]).decrypt(token.encode()).decode()  # under the NEW key only
     # A process still holding the old keys re-reads the key file on a miss and keeps working.
     assert (await vault.open(user, view.id)).credentials["secret"] == SECRET
+    # A row no configured key can decrypt is reported (exit 3) and left as it is.
+    foreign = CredentialVault(db, SystemClock(), MasterKeys.load(tmp_path / "elsewhere"), _read_only_ok)
+    await foreign.add(user, broker="ccxt", exchange="okx", api_key=API_KEY, secret=SECRET)
+    out = subprocess.run([str(Path(sys.executable).with_name("nija")), "keys", "rotate", "--data-dir", str(tmp_path)],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 3 and "cannot be decrypted" in out.stderr and SECRET not in out.stderr
     await db.close()
 
 
