@@ -181,6 +181,35 @@ cdef inline void int_sma_fast(const double* x, Py_ssize_t m, int p, double* out)
         total += x[i] - x[i - p + 1]
 
 
+cdef inline double sum4(const double* x, Py_ssize_t n, double shift, bint absdev) noexcept nogil:
+    """sum(x) (absdev False) or sum(|x - shift|) (absdev True) with four
+    independent partial sums, i.e. four add chains instead of one. Rounds
+    differently from a left-to-right sum: not for sums that later cancel."""
+    cdef double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0
+    cdef Py_ssize_t j = 0
+    if absdev:
+        while j + 4 <= n:
+            a0 += fabs(x[j] - shift)
+            a1 += fabs(x[j + 1] - shift)
+            a2 += fabs(x[j + 2] - shift)
+            a3 += fabs(x[j + 3] - shift)
+            j += 4
+        while j < n:
+            a0 += fabs(x[j] - shift)
+            j += 1
+    else:
+        while j + 4 <= n:
+            a0 += x[j]
+            a1 += x[j + 1]
+            a2 += x[j + 2]
+            a3 += x[j + 3]
+            j += 4
+        while j < n:
+            a0 += x[j]
+            j += 1
+    return (a0 + a1) + (a2 + a3)
+
+
 cdef inline double madd(double a, double b, double c) noexcept nogil:
     # a*b + c rounded once (see the header)
     return fma(a, b, c)
@@ -422,26 +451,32 @@ cdef inline int hl_blocks(const double* high, const double* low, const double* c
             sl[p - 1] = l
             j = p - 2
             while j >= 0:
-                h = max_sd(high[bs - p + j], h)
-                l = min_sd(low[bs - p + j], l)
+                gh = high[bs - p + j]
+                gl = low[bs - p + j]
+                h = gh if gh > h else h
+                l = gl if gl < l else l
                 sh[j] = h
                 sl[j] = l
                 j -= 1
         gh = high[bs]
         gl = low[bs]
-        bad |= (gh != gh) | (gl != gl)
+        # (h - l is NaN iff h or l is, or both are the same infinity: rerun too)
+        h = gh - gl
+        bad |= h != h
         # bars bs..last-1 close windows that start in the previous block
         last = min(end, bs + p - 1)
         for i in range(bs, last):
             h = high[i]
             l = low[i]
-            bad |= (h != h) | (l != l)
-            gh = max_sd(h, gh)
-            gl = min_sd(l, gl)
+            bad |= (h - l) != (h - l)
+            gh = h if h > gh else gh
+            gl = l if l < gl else gl
             if bs > 0:
                 j = i - bs + 1
-                hb[k] = max_sd(sh[j], gh)
-                lb[k] = min_sd(sl[j], gl)
+                h = sh[j]
+                l = sl[j]
+                hb[k] = h if h > gh else gh
+                lb[k] = l if l < gl else gl
                 k += 1
                 if k == HL_CHUNK:
                     hl_flush(kind, hb, lb, close + first, out + first, k)
@@ -452,9 +487,9 @@ cdef inline int hl_blocks(const double* high, const double* low, const double* c
             i = end - 1
             h = high[i]
             l = low[i]
-            bad |= (h != h) | (l != l)
-            gh = max_sd(h, gh)
-            gl = min_sd(l, gl)
+            bad |= (h - l) != (h - l)
+            gh = h if h > gh else gh
+            gl = l if l < gl else gl
             hb[k] = gh
             lb[k] = gl
             k += 1

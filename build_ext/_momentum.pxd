@@ -75,8 +75,12 @@ cdef inline int k_stochrsi(const double* x, Py_ssize_t n, int p, int fastk_perio
 
 cdef inline int k_cci(const double* high, const double* low, const double* close, Py_ssize_t n,
                       int p, double* out) noexcept nogil:
-    # TA_CCI: mean deviation recomputed over a circular buffer of typical prices,
-    # summed in buffer order as TA-Lib does.
+    # TA_CCI: mean and mean deviation recomputed over a circular buffer of
+    # typical prices (so a NaN leaves with its window, as in TA-Lib). The mean is
+    # summed in buffer order exactly as TA-Lib does: CCI divides (price - mean),
+    # which cancels when CCI is near 0, so the mean must match to the last bit.
+    # The deviation (a sum of magnitudes, no cancellation) uses four partial sums
+    # instead of one chain of p dependent adds.
     cdef Py_ssize_t b = first_valid(high, low, close, NULL, n)
     cdef Py_ssize_t m = n - b, i, j, circ = 0
     cdef double last, avg, dev, d
@@ -101,10 +105,7 @@ cdef inline int k_cci(const double* high, const double* low, const double* close
         for j in range(p):
             avg += buf[j]
         avg = avg / p
-        dev = 0.0
-        for j in range(p):
-            dev += fabs(buf[j] - avg)
-        dev = dev / p
+        dev = sum4(buf, p, avg, True) / p
         d = last - avg
         # flatness relative to the window's price level (TA-Lib #253)
         if not is_zero_scaled(d, fabs(avg)) and not is_zero_scaled(dev, fabs(avg)):
