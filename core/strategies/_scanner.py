@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from nija.core.errors import StrategyError
 from nija.core.indicators import IndicatorStream
 from nija.core.strategies._base import PositionView, Signal, Strategy, StrategyContext
 from nija.core.strategies._compute import compute_indicators
@@ -56,6 +57,15 @@ class Scanner:
         self._buf: dict[str, Any] = {}
         self._times = np.zeros(self.window, dtype=np.int64)
         self._filled = 0
+
+    def position_fraction(self, signal: Signal) -> float:
+        """The strategy's share of equity for ``signal``, through the guard (a crash disables
+        the strategy for this bot and raises :class:`~nija.core.errors.StrategyError`)."""
+        value = float(self.guard.call(self.bot_id, self.strategy, "position_fraction", signal))
+        if not 0.0 <= value <= 1.0:
+            raise StrategyError(f"strategy {self.strategy.name} asked for {value} of equity; must be in [0, 1]",
+                                strategy=self.strategy.name)
+        return value
 
     def _evaluate(self, times, candles, values, positions) -> list[Signal]:
         ctx = StrategyContext(self.symbols, times, candles, values, positions)

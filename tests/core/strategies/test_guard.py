@@ -82,3 +82,22 @@ def test_a_failing_event_sink_does_not_hide_the_error():
     with pytest.raises(StrategyError):
         guard.call("bot", Exploding(), "evaluate", None)
     assert guard.is_disabled("bot", "exploding")
+
+
+def test_sizing_goes_through_the_guard_too(markets):
+    from nija.core.strategies import Signal, SignalAction
+
+    class BadSizing(Apex):
+        def position_fraction(self, signal, **kwargs):
+            return 3.0 if signal.symbol == "BIG" else 1 / 0
+
+    guard = StrategyGuard()
+    scanner = Scanner(BadSizing(), ["ETH/BTC"], bot_id="bot-s", guard=guard)
+    assert Scanner(Apex(position_fraction=0.25), ["ETH/BTC"]).position_fraction(
+        Signal("ETH/BTC", 0, SignalAction.ENTER_LONG)) == 0.25
+    with pytest.raises(StrategyError, match="must be in"):
+        scanner.position_fraction(Signal("BIG", 0, SignalAction.ENTER_LONG))
+    with pytest.raises(StrategyError) as info:
+        scanner.position_fraction(Signal("ETH/BTC", 0, SignalAction.ENTER_LONG))
+    assert isinstance(info.value.__cause__, ZeroDivisionError)
+    assert guard.is_disabled("bot-s", "apex")
