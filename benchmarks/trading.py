@@ -167,7 +167,12 @@ async def many_bots(n_bots: int, ticks: int) -> dict:
     plugins = PluginManager().load_entry_points()
     risk = RiskEngine(db, entitlements=unlimited(), clock=clock)
     orders = OrderManager(db, clock, risk, EventRelay(db, None, clock), usd_price=feed.usd_price)
-    engine = TradingEngine(db, clock, plugins, orders, feed)
+    from types import SimpleNamespace
+
+    async def settings(user_id):  # the default user settings: positions up to 100 USD
+        return SimpleNamespace(max_position_size=Decimal(100))
+
+    engine = TradingEngine(db, clock, plugins, orders, feed, settings=settings)
     markets = ["ETH/BTC", "LTC/BTC", "ADA/BTC", "XLM/BTC", "ETC/BTC", "TRX/BTC", "DASH/BTC", "NXT/BTC"]
     feed.now_ms = max(int(feed.series(m, "5m").times[0]) for m in markets) + 300 * 300_000
     rss0 = rss_mb()
@@ -225,24 +230,29 @@ async def main_async(args) -> int:
     from nija.core.events import NatsEventBus
 
     logging.basicConfig(level=logging.ERROR)
-    url, proc = await nats_url()
-    bus = await NatsEventBus(url).connect()
-    try:
-        dbs = {"sqlite": f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp(prefix='nija-bench-')) / 'nija.db'}"}
-        pg = os.environ.get("NIJA_BENCH_PG_URL") or os.environ.get("NIJA_TEST_DATABASE_URL")
-        if pg:
-            dbs["postgresql"] = pg
-        print("== order path: signal -> sizing -> risk -> write-ahead -> paper fill -> persisted -> published (ms)")
-        for name, url_db in dbs.items():
-            r = await order_path(url_db, bus, args.signals)
-            print(f"{name:<11} p50 {r['p50']:.2f}  p99 {r['p99']:.2f}   peer (1 insert+commit + 1 publish) "
-                  f"p50 {r['peer_p50']:.2f} p99 {r['peer_p99']:.2f}   ratio p99 {r['p99'] / r['peer_p99']:.1f}x")
-        if not pg:
-            print("postgresql  skipped: set NIJA_BENCH_PG_URL=postgresql+asyncpg://…")
-    finally:
-        await bus.close()
-        if proc is not None:
-            proc.terminate()
+    if not args.bots_only:
+        url, proc = await nats_url()
+        bus = await NatsEventBus(url).connect()
+        try:
+            dbs = {"sqlite": f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp(prefix='nija-bench-')) / 'nija.db'}"}
+            pg = os.environ.get("NIJA_BENCH_PG_URL") or os.environ.get("NIJA_TEST_DATABASE_URL")
+            if pg:
+                dbs["postgresql"] = pg
+            print("== order path: signal -> sizing -> risk -> write-ahead -> paper fill -> persisted -> published (ms)")
+            for name, url_db in dbs.items():
+                r = await order_path(url_db, bus, args.signals)
+                print(f"{name:<11} p50 {r['p50']:.2f}  p99 {r['p99']:.2f}   peer (1 insert+commit + 1 publish) "
+                      f"p50 {r['peer_p50']:.2f} p99 {r['peer_p99']:.2f}   ratio p99 {r['p99'] / r['peer_p99']:.1f}x")
+            if not pg:
+                print("postgresql  skipped: set NIJA_BENCH_PG_URL=postgresql+asyncpg://…")
+        finally:
+            await bus.close()
+            if proc is not None:
+                proc.terminate()
+    return await bots_section(args)
+
+
+async def bots_section(args) -> int:
     print(f"== {args.bots} paper bots (one per user), replayed 5m candles at full speed, SQLite")
     r = await many_bots(args.bots, args.ticks)
     print(f"started in {r['start_s']:.1f}s; {r['bot_candles']} bot-candles -> {r['rate']:.0f} bot-candles/s "
@@ -257,6 +267,7 @@ def main() -> int:
     parser.add_argument("--signals", type=int, default=500)
     parser.add_argument("--bots", type=int, default=1000)
     parser.add_argument("--ticks", type=int, default=200)
+    parser.add_argument("--bots-only", action="store_true", help="skip the order-path benchmark")
     return asyncio.run(main_async(parser.parse_args()))
 
 

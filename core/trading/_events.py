@@ -108,9 +108,17 @@ class EventRelay:
         """Publish and mark; False when the bus failed (the rows stay for the next flush)."""
         if self.bus is None or not pending:
             return False
-        try:
-            for event in pending:
+        # One ordered stream per subject; different subjects are published concurrently.
+        by_subject: dict[str, list[PendingEvent]] = {}
+        for event in pending:
+            by_subject.setdefault(event.subject, []).append(event)
+
+        async def send(events_of_subject: list[PendingEvent]) -> None:
+            for event in events_of_subject:
                 await self.bus.publish(event.subject, event.payload, event_id=event.id)
+
+        try:
+            await asyncio.gather(*(send(group) for group in by_subject.values()))
         except ConnectionError as exc:
             log.debug("no event bus (%s); %d event(s) stay in the outbox", exc, len(pending))
             return False

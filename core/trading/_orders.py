@@ -148,33 +148,39 @@ class OrderManager:
         intent.validate()
         cid = client_order_id(intent.bot_id, intent.signal_id)
         async with self._lock(cid):
-            existing = await self.get(cid)
-            if existing is not None:
-                # A retry or a replayed signal: never a second order. Settle it if needed.
-                if existing["state"] in (OrderState.NEW.value, OrderState.SUBMITTED.value):
-                    return await self.resolve(existing, account)
-                return existing
+            # No read first: the unique client order id makes the write-ahead insert fail for a
+            # retried or replayed signal (risk's counting rolls back with it), and we return the
+            # order that exists. Orders a crash left "submitted" are settled by reconciliation.
             # Live equity is read from the venue before the transaction opens (no network call
             # while the database write lock is held).
             live_equity = None if account.paper else await self._venue_equity_usd(account)
             try:
                 order, pending = await self._write_ahead(intent, account, cid, live_equity)
             except RiskRejected as exc:
-                order, pending = await self._record_rejected(intent, account, cid, f"{exc.rule}: {exc.message}")
+                try:
+                    order, pending = await self._record_rejected(intent, account, cid, f"{exc.rule}: {exc.message}")
+                except IntegrityError:
+                    return await self._existing(cid)
                 await self.relay.publish(pending)
                 raise
             except BrokerBadRequest as exc:
-                order, pending = await self._record_rejected(intent, account, cid, exc.message)
+                try:
+                    order, pending = await self._record_rejected(intent, account, cid, exc.message)
+                except IntegrityError:
+                    return await self._existing(cid)
                 await self.relay.publish(pending)
                 return order
             except IntegrityError:
-                # Another process took this client order id first: it owns the send.
-                existing = await self.get(cid)
-                if existing is None:
-                    raise
-                return existing
+                return await self._existing(cid)
             await self.relay.publish(pending)
             return await self._send(order, account)
+
+    async def _existing(self, cid: str) -> dict:
+        """The order a retried or replayed signal already made (never a second one)."""
+        existing = await self.get(cid)
+        if existing is None:
+            raise Unavailable(f"order {cid} could not be recorded; retry")
+        return existing
 
     def _risk_request(self, intent: OrderIntent, account: Account, equity: Decimal, opens: bool) -> OrderRequest:
         base, quote = split_symbol(intent.symbol)
@@ -329,8 +335,7 @@ class OrderManager:
     async def apply(self, order: dict, account: Account, venue: VenueOrder) -> dict:
         """Apply a venue answer: state, fills (idempotent), position, balances, events."""
         found = list(venue.fills)
-        recorded = await self._recorded_amount(order["id"])
-        if venue.filled > recorded and sum((f.amount for f in found), ZERO) < venue.filled:
+        if venue.filled > sum((f.amount for f in found), ZERO) and venue.filled > await self._recorded_amount(order["id"]):
             # The answer did not carry its executions: ask for them.
             since = order["created_at"] - 60_000
             found = [f for f in await account.broker.fetch_fills(order["symbol"], since)
@@ -347,18 +352,17 @@ class OrderManager:
         returns how many were new. Fills of unknown orders are logged and skipped."""
         new = 0
         for f in venue_fills:
-            async with self.db.transaction() as conn:
+            writer = EventWriter(self.clock.now_ms())
+            async with self._book_lock(account.key), self.db.transaction() as conn:
                 q = select(orders).where(orders.c.account_key == account.key)
                 q = q.where(orders.c.client_order_id == f.client_order_id) if f.client_order_id else \
                     q.where(orders.c.venue_order_id == f.order_id)
-                r = (await conn.execute(q)).first()
-            if r is None:
-                log.warning("fill %s of unknown order %s on %s: flagged, not booked", f.fill_id, f.order_id, account.key)
-                continue
-            order = _row(r)
-            writer = EventWriter(self.clock.now_ms())
-            async with self._book_lock(account.key), self.db.transaction() as conn:
-                current = _row((await conn.execute(select(orders).where(orders.c.id == order["id"]).with_for_update())).first())
+                r = (await conn.execute(q.with_for_update())).first()
+                if r is None:
+                    log.warning("fill %s of unknown order %s on %s: flagged, not booked", f.fill_id, f.order_id,
+                                account.key)
+                    continue
+                current = _row(r)
                 added = await self._book_fills(conn, writer, current, account, [f])
                 if added:
                     new += 1
