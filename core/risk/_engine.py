@@ -331,7 +331,7 @@ class RiskEngine:
                 select(risk_bot_state.c.bot_id).where(risk_bot_state.c.user_id == user_id,
                                                       risk_bot_state.c.disabled_at.is_not(None))
             )).scalars()))
-        switch = await self.kill_switch.load()
+        await self.kill_switch.load(force=False)  # the newer of the row and what NATS announced
         plan = await self.plan(user_id)
         user = UserLimits.from_settings(settings)
         hard = self.hard
@@ -371,6 +371,7 @@ class RiskEngine:
         )
         return RiskStateView(
             plan=plan.plan, limits=limits, drawdown_pct=drawdown.quantize(Decimal("0.01")),
-            user_kill_switch=bool(row.kill_switch) if row else False, global_kill_switch=switch.active,
+            user_kill_switch=bool(row.kill_switch) if row else False,
+            global_kill_switch=self.kill_switch.current.active,
             reduce_only=bool(row.reduce_only) if row else False, disabled_bots=disabled,
         )
