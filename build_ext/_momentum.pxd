@@ -241,6 +241,92 @@ cdef inline int k_willr(const double* high, const double* low, const double* clo
     return 0
 
 
+cdef inline int aroon_blocks(const double* high, const double* low, Py_ssize_t m, int p,
+                             double* down, double* up) noexcept nogil:
+    """AROON over windows of w = p+1 bars by van Herk/Gil-Werman blocks of w
+    (see hl_blocks), carrying the index of each extreme: AROON wants the most
+    recent one on ties, so a forward (prefix) scan takes a new extreme on >=, a
+    backward (suffix) scan only on >, and a window takes its prefix part's
+    extreme unless the suffix part's is strictly beyond it. Returns 2 when a NaN
+    is seen (the caller reruns the row incrementally), 1 if malloc fails."""
+    cdef Py_ssize_t w = p + 1, bs, end, last, i, j, hi_i, lo_i, shj, slj
+    cdef Py_ssize_t* si
+    cdef double* sv
+    cdef double gh, gl, h, l, factor = 100.0 / <double>p
+    cdef bint bad = False
+    if m < w:
+        return 0
+    sv = <double*>malloc(2 * w * sizeof(double))
+    if sv == NULL:
+        return 1
+    si = <Py_ssize_t*>malloc(2 * w * sizeof(Py_ssize_t))
+    if si == NULL:
+        free(sv)
+        return 1
+    bs = 0
+    while bs < m:
+        end = min(bs + w, m)
+        if bs > 0:
+            # suffix extremes of the previous block: values sv[0..w), sv[w..2w),
+            # indices si[0..w), si[w..2w) for high and low
+            h = high[bs - 1]
+            l = low[bs - 1]
+            hi_i = bs - 1
+            lo_i = bs - 1
+            sv[w - 1] = h
+            sv[2 * w - 1] = l
+            si[w - 1] = hi_i
+            si[2 * w - 1] = lo_i
+            j = w - 2
+            while j >= 0:
+                gh = high[bs - w + j]
+                gl = low[bs - w + j]
+                hi_i = bs - w + j if gh > h else hi_i
+                h = gh if gh > h else h
+                lo_i = bs - w + j if gl < l else lo_i
+                l = gl if gl < l else l
+                sv[j] = h
+                sv[w + j] = l
+                si[j] = hi_i
+                si[w + j] = lo_i
+                j -= 1
+        gh = high[bs]
+        gl = low[bs]
+        hi_i = bs
+        lo_i = bs
+        bad |= (gh - gl) != (gh - gl)
+        last = min(end, bs + w - 1)
+        for i in range(bs, last):
+            h = high[i]
+            l = low[i]
+            bad |= (h - l) != (h - l)
+            hi_i = i if h >= gh else hi_i
+            gh = h if h >= gh else gh
+            lo_i = i if l <= gl else lo_i
+            gl = l if l <= gl else gl
+            if bs > 0:
+                j = i - bs + 1
+                shj = si[j] if sv[j] > gh else hi_i
+                slj = si[w + j] if sv[w + j] < gl else lo_i
+                up[i] = factor * (p - (i - shj))
+                down[i] = factor * (p - (i - slj))
+        if end == bs + w:
+            i = end - 1
+            h = high[i]
+            l = low[i]
+            bad |= (h - l) != (h - l)
+            hi_i = i if h >= gh else hi_i
+            gh = h if h >= gh else gh
+            lo_i = i if l <= gl else lo_i
+            gl = l if l <= gl else gl
+            up[i] = factor * (p - (i - hi_i))
+            down[i] = factor * (p - (i - lo_i))
+        bs += w
+    free(sv)
+    free(si)
+    return 2 if bad else 0
+
+
 cdef inline int k_aroon(const double* high, const double* low, Py_ssize_t n, int p,
                         double* down, double* up) noexcept nogil:
     # TA_AROON: ties go to the most recent extreme (<= / >=).
@@ -256,6 +342,9 @@ cdef inline int k_aroon(const double* high, const double* low, Py_ssize_t n, int
     low += b
     down += b
     up += b
+    if aroon_blocks(high, low, m, p, down, up) == 0:
+        return 0
+    # NaN in the row (or no scratch memory): TA-Lib's incremental scheme
     today = p
     while today < m:
         roll_min(low, today, trailing, True, &lowest_idx, &lowest)
