@@ -17,6 +17,14 @@ TA-Lib's in the last bits (about 5e-14 absolute), which STOCHRSI's stochastic ca
 magnify to about 1e-8 near 0 or 100. After a NaN in the middle of the input,
 WILLR recovers at a slightly different bar from TA-Lib's. Only SMA (0) and EMA (1)
 are supported as ``matype``.
+
+Numerics: results agree with TA-Lib to rounding (the contract is 1e-9 relative or
+1e-12 absolute), not bit for bit: recurrences are fused multiply-adds (C99 ``fma``,
+exactly rounded, so every machine gives the same bits; on CPUs with FMA3 the
+``*_fma`` kernel builds run them as one instruction) and some running sums are
+reassociated for speed. Infinite inputs are outside that contract: after a +/-inf
+the EMA family keeps the infinity where TA-Lib turns to NaN, and RSI gives NaN
+where TA-Lib gives 0.
 """
 
 from nija.core.errors import IndicatorError
