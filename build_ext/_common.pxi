@@ -87,6 +87,31 @@ cdef extern from *:
     """
     double sel_gt "nija_sel_gt"(double a, double b, double v) noexcept nogil
 
+cdef extern from *:
+    """
+    /* v where the comparison holds, else 0.0, as a compare mask AND v:
+       sel_lt: a < b (false on NaN); sel_nlt: !(a < b), sel_nle: !(a <= b)
+       (both true on NaN). */
+    #if defined(__SSE2__)
+    static inline double nija_sel_lt(double a, double b, double v) {
+        return _mm_cvtsd_f64(_mm_and_pd(_mm_cmplt_sd(_mm_set_sd(a), _mm_set_sd(b)), _mm_set_sd(v)));
+    }
+    static inline double nija_sel_nlt(double a, double b, double v) {
+        return _mm_cvtsd_f64(_mm_and_pd(_mm_cmpnlt_sd(_mm_set_sd(a), _mm_set_sd(b)), _mm_set_sd(v)));
+    }
+    static inline double nija_sel_nle(double a, double b, double v) {
+        return _mm_cvtsd_f64(_mm_and_pd(_mm_cmpnle_sd(_mm_set_sd(a), _mm_set_sd(b)), _mm_set_sd(v)));
+    }
+    #else
+    static inline double nija_sel_lt(double a, double b, double v) { return a < b ? v : 0.0; }
+    static inline double nija_sel_nlt(double a, double b, double v) { return !(a < b) ? v : 0.0; }
+    static inline double nija_sel_nle(double a, double b, double v) { return !(a <= b) ? v : 0.0; }
+    #endif
+    """
+    double sel_lt "nija_sel_lt"(double a, double b, double v) noexcept nogil
+    double sel_nlt "nija_sel_nlt"(double a, double b, double v) noexcept nogil
+    double sel_nle "nija_sel_nle"(double a, double b, double v) noexcept nogil
+
 
 cdef inline bint is_zero(double v) noexcept nogil:
     # TA-Lib's TA_IS_ZERO

@@ -151,9 +151,12 @@ cdef inline int k_mfi(const double* high, const double* low, const double* close
         scale = fabs(tp) + fabs(prev)
         prev = tp
         tp *= volume[today]
-        mf = 0.0 if is_zero_scaled(d, scale) else tp
-        pf = 0.0 if d < 0.0 else mf
-        nf = mf if d < 0.0 else 0.0
+        # TA-Lib's `mf = 0 if is_zero_scaled(d) else tp`, `pf = 0 if d < 0 else mf`,
+        # `nf = mf if d < 0 else 0` as mask selects: up or down is a coin flip
+        # on market data, too costly as a branch. NaN routes as in TA-Lib.
+        mf = sel_nle(fabs(d), 0.00000000000001 * scale, tp)
+        pf = sel_nlt(d, 0.0, mf)
+        nf = sel_lt(d, 0.0, mf)
         pos[circ] = pf
         neg[circ] = nf
         pos_sum += pf
