@@ -15,13 +15,26 @@ cdef inline int k_trange(const double* high, const double* low, const double* cl
     return 0
 
 
+cdef inline void natr_scale(double* out, const double* close, Py_ssize_t k) noexcept nogil:
+    # out[j] = (out[j] / close[j]) * 100, 0 where close is 0 (TA_NATR)
+    cdef Py_ssize_t j
+    cdef double c
+    cdef bint zero
+    for j in range(k):
+        c = close[j]
+        zero = c == 0.0
+        c = (out[j] / (1.0 if zero else c)) * 100.0
+        out[j] = 0.0 if zero else c
+
+
 cdef inline int k_atr(const double* high, const double* low, const double* close,
                       Py_ssize_t n, int p, bint normalized, double* out) noexcept nogil:
     # TA_ATR / TA_NATR with unstable period 0: the first ATR is the SMA of the
     # first p true ranges, then Wilder's smoothing.
     cdef Py_ssize_t b = first_valid(high, low, close, NULL, n)
     cdef Py_ssize_t m = n - b, i
-    cdef double prev = 0.0, c, inv, keep
+    cdef double prev = 0.0, inv, keep
+    cdef Py_ssize_t j, end
     fill_nan(out, 0, min(n, b + p))
     if m <= p:
         return 0
@@ -45,12 +58,17 @@ cdef inline int k_atr(const double* high, const double* low, const double* close
     inv = 1.0 / <double>p
     keep = 1.0 - inv
     if normalized:
-        c = close[p]
-        out[p] = (prev / c) * 100.0 if c != 0.0 else 0.0
-        for i in range(p + 1, m):
-            prev = madd(prev, keep, true_range(high[i], low[i], close[i - 1]) * inv)
-            c = close[i]
-            out[i] = (prev / c) * 100.0 if c != 0.0 else 0.0
+        # ATR into out, then out/close*100 over the same 256 bars while they are
+        # in L1, in a loop GCC vectorises (the divides run as vdivpd)
+        out[p] = prev
+        i = p
+        while i < m:
+            end = min(i + 256, m)
+            for j in range(max(i, p + 1), end):
+                prev = madd(prev, keep, true_range(high[j], low[j], close[j - 1]) * inv)
+                out[j] = prev
+            natr_scale(out + i, close + i, end - i)
+            i = end
     else:
         out[p] = prev
         for i in range(p + 1, m):
