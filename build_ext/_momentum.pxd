@@ -79,18 +79,25 @@ cdef inline int k_cci(const double* high, const double* low, const double* close
     # typical prices (so a NaN leaves with its window, as in TA-Lib). The mean is
     # summed in buffer order exactly as TA-Lib does: CCI divides (price - mean),
     # which cancels when CCI is near 0, so the mean must match to the last bit.
+    # That sum is kept as prefix sums pre[j] = ((0 + buf[0]) + ...) + buf[j-1]:
+    # a new price in slot k leaves pre[0..k] as they were, so only the adds from
+    # slot k on are redone -- the same adds, in the same order, on the same
+    # values, hence the same bits, with half the chain on average.
     # The deviation (a sum of magnitudes, no cancellation) uses four partial sums
     # instead of one chain of p dependent adds.
     cdef Py_ssize_t b = first_valid(high, low, close, NULL, n)
     cdef Py_ssize_t m = n - b, i, j, circ = 0
-    cdef double last, avg, dev, d
+    cdef double last, avg, dev, d, t
     cdef double* buf
+    cdef double* pre
     fill_nan(out, 0, min(n, b + p - 1))
     if m < p:
         return 0
-    buf = <double*>malloc(p * sizeof(double))
+    buf = <double*>malloc((2 * p + 1) * sizeof(double))
     if buf == NULL:
         return 1
+    pre = buf + p
+    pre[0] = 0.0
     high += b
     low += b
     close += b
@@ -101,10 +108,13 @@ cdef inline int k_cci(const double* high, const double* low, const double* close
     for i in range(p - 1, m):
         last = (high[i] + low[i] + close[i]) / 3
         buf[circ] = last
-        avg = 0.0
-        for j in range(p):
-            avg += buf[j]
-        avg = avg / p
+        j = 0 if i == p - 1 else circ
+        t = pre[j]
+        while j < p:
+            t += buf[j]
+            pre[j + 1] = t
+            j += 1
+        avg = t / p
         dev = sum4(buf, p, avg, True) / p
         d = last - avg
         # flatness relative to the window's price level (TA-Lib #253)
