@@ -199,10 +199,10 @@ cdef inline int k_obv(const double* close, const double* volume, Py_ssize_t n,
     prev_real = close[b]
     for i in range(b, n):
         v = close[i]
-        if v > prev_real:
-            prev_obv += volume[i]
-        elif v < prev_real:
-            prev_obv -= volume[i]
+        # TA-Lib's `if v > prev: obv += vol elif v < prev: obv -= vol` without
+        # the coin-flip branch: at most one of the two selects is non-zero, so
+        # obv + (up - down) is exactly obv + vol, obv - vol or obv.
+        prev_obv += sel_gt(v, prev_real, volume[i]) - sel_lt(v, prev_real, volume[i])
         out[i] = prev_obv
         prev_real = v
     return 0
