@@ -394,7 +394,7 @@ class TradingEngine:
         for sig in signals:
             try:
                 placed |= await self._act(runtime, sig, t)
-            except BrokerNeedsOperator as exc:
+            except (BrokerNeedsOperator, StrategyError) as exc:
                 self._bots.pop(runtime.id, None)
                 await self._set_state(runtime.row, "error", exc.message)
                 return
@@ -430,7 +430,8 @@ class TradingEngine:
             _, quote = split_symbol(sig.symbol)
             balances = await runtime.account.broker.fetch_balance()
             _, free = balances.get(quote, (ZERO, ZERO))
-            fraction = Decimal(repr(float(runtime.scanner.strategy.position_fraction(sig))))
+            # Through the scanner's guard: a crashing or out-of-range strategy is disabled for this bot.
+            fraction = Decimal(repr(runtime.scanner.position_fraction(sig)))
             step = await self._lot_step(runtime, sig.symbol)
             qty = quantity_for_fraction(equity=free, fraction=fraction, price=last.close, cash=free,
                                         cost_bps=Decimal(30), step=step)
