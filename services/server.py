@@ -115,6 +115,10 @@ class Platform:
             from nija.services.trading import build_trading
 
             self.trading = build_trading(self)
+        if self.risk is not None:
+            # A global kill switch stops this process's bots and cancels their orders (and
+            # flattens when asked) as soon as this process learns of it (NATS or refresh).
+            self.risk.kill_switch.on_change(self.trading.engine.on_global_kill_switch)
         await self.trading.engine.resume()
         if os.environ.get("NIJA_DEMO") == "1":
             from nija.services.trading import ensure_demo

@@ -264,6 +264,25 @@ class TradingEngine:
                 await self._set_state(row, "stopped", None)
         return rows
 
+    async def on_global_kill_switch(self, view) -> None:
+        """Obey the global kill switch (``risk.kill_switch.on_change``): every bot this process
+        runs stops and its open orders are cancelled; with ``view.flatten`` its positions are
+        closed at market too (reduce-only orders, which the engaged switch still lets through).
+        Clearing the switch restarts nothing: an operator or the user starts bots again."""
+        if not getattr(view, "active", False):
+            return
+        async with self._tick_lock:
+            running = [(r.row["user_id"], r.id) for r in list(self._bots.values())]
+            log.warning("global kill switch: stopping %d bot(s)%s", len(running), " and flattening" if view.flatten else "")
+            for user_id, bot_id in running:
+                try:
+                    if view.flatten:
+                        await self._emergency_stop(user_id, bot_id)
+                    else:
+                        await self._stop_bot(user_id, bot_id)
+                except NijaError as exc:
+                    log.error("global kill switch: bot %s: %s", bot_id, exc.message)
+
     # ------------------------------------------------------------------------ lifecycle
     async def resume(self) -> None:
         """After a restart: publish what the outbox kept, reconcile, and resume running bots.

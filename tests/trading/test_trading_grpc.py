@@ -143,3 +143,33 @@ async def test_bad_requests_are_clear_and_scoped(grpc_platform, trading):
         await trading.GetHistory(pb.GetHistoryRequest(page=dict(page_token="zz")), metadata=md)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     await trading.StopTrading(pb.StopTradingRequest(bot_id=bot), metadata=md)
+
+
+async def test_global_kill_switch_stops_bots_and_flattens(grpc_platform, trading):
+    from nija.admin.v1 import admin_pb2, admin_pb2_grpc
+
+    md = await _login(grpc_platform.channel)
+    await trading.StartTrading(pb.StartTradingRequest(strategy="apex", markets=["ETH/BTC"]), metadata=md)
+
+    async def holding():
+        pos = await trading.ListPositions(pb.ListPositionsRequest(), metadata=md)
+        return pos.positions if pos.positions else None
+
+    assert Decimal((await _wait(holding))[0].quantity) > 0
+    email = unique_email("admin")
+    await grpc_platform.platform.accounts.bootstrap_admin(email, PASSWORD)
+    tokens = await accounts_pb2_grpc.AccountsServiceStub(grpc_platform.channel).Login(
+        apb.LoginRequest(email=email, password=PASSWORD), metadata=(("x-forwarded-for", unique_ip()),))
+    admin = admin_pb2_grpc.AdminServiceStub(grpc_platform.channel)
+    admin_md = bearer(tokens.access_token)
+    try:
+        await admin.SetKillSwitch(admin_pb2.SetKillSwitchRequest(active=True, flatten=True, reason="test"), metadata=admin_md)
+
+        async def flat_and_stopped():
+            pos = await trading.ListPositions(pb.ListPositionsRequest(), metadata=md)
+            status = await trading.GetTradingStatus(pb.GetTradingStatusRequest(), metadata=md)
+            return not pos.positions and {b.state for b in status.bots} == {"stopped"}
+
+        await _wait(flat_and_stopped)
+    finally:
+        await admin.SetKillSwitch(admin_pb2.SetKillSwitchRequest(active=False, reason="test over"), metadata=admin_md)
