@@ -235,9 +235,10 @@ class TradingServicer(trading_pb2_grpc.TradingServiceServicer):
 
     async def AddBrokerConnection(self, request, context):
         ctx = current()
+        limits = await self.platform.entitlements.limits(ctx.user_id)
         v = await self.t.vault.add(ctx.user_id, broker=request.broker, exchange=request.exchange,
                                    api_key=request.api_key, secret=request.api_secret, passphrase=request.passphrase,
-                                   client_ip=ctx.client_ip)
+                                   client_ip=ctx.client_ip, max_connections=limits.max_exchanges)
         return trading_pb2.BrokerConnection(id=v.id, broker=v.broker, exchange=v.exchange,
                                             api_key_masked=v.api_key_masked, created_at=v.created_at)
 

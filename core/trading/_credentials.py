@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from nija.core import audit
-from nija.core.errors import FailedPrecondition, InvalidArgument, NotFound
+from nija.core.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from nija.core.trading._tables import broker_connections
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,10 @@ class CredentialVault:
         self.validate = validate
 
     async def add(self, user_id: str, *, broker: str, exchange: str, api_key: str, secret: str,
-                  passphrase: str = "", client_ip: str | None = None) -> ConnectionView:
+                  passphrase: str = "", client_ip: str | None = None,
+                  max_connections: int | None = None) -> ConnectionView:
+        """Validate and store exchange keys, encrypted. ``max_connections`` is the caller's plan
+        limit (entitlements' ``max_exchanges``; ``None`` = unlimited)."""
         broker = (broker or "ccxt").strip().lower()
         exchange = exchange.strip().lower()
         if not exchange:
@@ -154,6 +157,12 @@ class CredentialVault:
                    api_key_last4=creds["api_key"][-4:], key_fingerprint=_fingerprint(exchange, creds["api_key"]),
                    secret=self.keys.fernet.encrypt(json.dumps(creds).encode()).decode(), created_at=now)
         async with self.db.transaction() as conn:
+            if max_connections is not None:
+                held = (await conn.execute(select(func.count()).select_from(broker_connections)
+                                           .where(broker_connections.c.user_id == user_id))).scalar_one()
+                if held >= max_connections:
+                    raise PermissionDenied(f"your plan allows {max_connections} exchange connection(s); "
+                                           "delete one or upgrade to add more")
             await conn.execute(broker_connections.insert().values(**row))
             await audit.record(conn, action="broker_connection.add", outcome="ok", at=now, user_id=user_id,
                                client_ip=client_ip, detail={"connection_id": row["id"], "exchange": exchange})

@@ -66,6 +66,22 @@ async def test_keys_are_encrypted_masked_and_scoped(db, tmp_path, caplog):
     assert await vault.list(user) == []
 
 
+async def test_plan_limit_on_exchange_connections(db, tmp_path):
+    from nija.core.errors import PermissionDenied
+
+    vault = CredentialVault(db, SystemClock(), MasterKeys.load(tmp_path), _read_only_ok)
+    user = str(uuid.uuid4())
+    first = await vault.add(user, broker="ccxt", exchange="binance", api_key=API_KEY, secret=SECRET, max_connections=1)
+    with pytest.raises(PermissionDenied) as info:
+        await vault.add(user, broker="ccxt", exchange="kraken", api_key=API_KEY, secret=SECRET, max_connections=1)
+    assert "1 exchange connection" in info.value.message
+    assert [v.id for v in await vault.list(user)] == [first.id]
+    # another user's connections do not count against this one
+    await vault.add(str(uuid.uuid4()), broker="ccxt", exchange="kraken", api_key=API_KEY, secret=SECRET, max_connections=1)
+    await vault.delete(user, first.id)
+    await vault.add(user, broker="ccxt", exchange="kraken", api_key=API_KEY, secret=SECRET, max_connections=1)
+
+
 async def test_withdraw_capable_keys_are_refused(db, tmp_path):
     vault = CredentialVault(db, SystemClock(), MasterKeys.load(tmp_path), _can_withdraw)
     with pytest.raises(InvalidArgument) as info:
