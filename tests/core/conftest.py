@@ -1,3 +1,5 @@
+"""Real candles shared by the strategy, scanner and backtest tests."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +8,7 @@ import pytest
 
 from nija.core.backtest import load_csv
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "ohlcv"
+DATA = Path(__file__).resolve().parents[1] / "data" / "ohlcv"
 
 
 @pytest.fixture(scope="session")
