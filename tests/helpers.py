@@ -57,3 +57,17 @@ def http(method: str, url: str, body=None, token: str | None = None, raw: bytes 
     except ValueError:
         parsed = payload.decode(errors="replace")
     return status, {k.lower(): v for k, v in hdrs.items()}, parsed
+
+
+def wait_until(fetch, timeout: float = 120.0, what: str = "condition", interval: float = 0.1):
+    """Poll ``fetch()`` until it returns something truthy (returned), or fail after ``timeout`` s."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached")
+        time.sleep(interval)

@@ -7,13 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import time
 from pathlib import Path
 
 import pytest
 
 from e2e.conftest import start_nija
-from helpers import http, unique_email
+from helpers import http, unique_email, wait_until
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ohlcv"
 PASSWORD = "correct horse battery staple"
@@ -35,15 +34,6 @@ def _user(base: str) -> tuple[str, str]:
     return user["id"], tokens["access_token"]
 
 
-def _wait(fetch, timeout: float = 120.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        time.sleep(0.2)
 
 
 def test_paper_bot_through_envoy(nija_trading):
@@ -60,7 +50,7 @@ def test_paper_bot_through_envoy(nija_trading):
         assert s == 200, h
         return h.get("trades") if len(h.get("trades", [])) >= 1 else None
 
-    first = _wait(trades)
+    first = wait_until(trades)
     assert first[0]["symbol"] == "ETH/BTC" and first[0]["client_order_id"].startswith("nj-")
 
     s, _, st = http("GET", f"{base}/api/v1/trading/status", token=token)
@@ -122,7 +112,7 @@ def test_emergency_stop_flattens(nija_trading):
         _, _, p = http("GET", f"{base}/api/v1/account/positions", token=token)
         return p.get("positions")
 
-    _wait(holding)
+    wait_until(holding)
     s, _, body = http("POST", f"{base}/api/v1/trading/emergency-stop", {}, token=token)
     assert s == 200 and {b["state"] for b in body["bots"]} == {"stopped"}
 
@@ -130,7 +120,7 @@ def test_emergency_stop_flattens(nija_trading):
         _, _, p = http("GET", f"{base}/api/v1/account/positions", token=token)
         return not p.get("positions")
 
-    _wait(flat)
+    wait_until(flat)
     s, _, h = http("GET", f"{base}/api/v1/account/history", token=token)
     assert any(t["side"] == "ORDER_SIDE_SELL" for t in h["trades"]), json.dumps(h)[:500]
 
@@ -153,6 +143,6 @@ def test_demo_user_has_a_trading_paper_bot(tmp_path):
             _, _, h = http("GET", f"{running.base}/api/v1/account/history", token=token)
             return h.get("trades")
 
-        assert _wait(trades)
+        assert wait_until(trades)
     finally:
         running.stop()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import time
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from e2e.conftest import start_nija
-from helpers import http, unique_email
+from helpers import http, unique_email, wait_until
 from venue.binance_sim import VenueSim, VenueThread
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ohlcv"
@@ -28,15 +27,6 @@ PASSWORD = "correct horse battery staple"
 log = logging.getLogger("recovery")
 
 
-def _wait(fetch, timeout=120.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached")
-        time.sleep(0.1)
 
 
 def _orders(db: Path) -> list[dict]:
@@ -76,11 +66,11 @@ def test_kill_9_mid_run_then_reconcile(tmp_path, capsys):
                 "strategy": "apex", "markets": ["ETH/BTC"], "broker_account_id": conn["id"]}, token=token)
             assert s == 200, body
             note(f"bot {body['bot_id'][:8]} started on the simulated Binance account")
-            _wait(lambda: len([o for o in sim.orders.values() if o.status == "FILLED"]) >= 2, what="two fills")
+            wait_until(lambda: len([o for o in sim.orders.values() if o.status == "FILLED"]) >= 2, what="two fills")
             # The next order is taken by the venue but its answer is held back; kill -9 then.
             sim.inject("POST", "/api/v3/order", "accept_then_timeout")
             before = len(sim.orders)
-            _wait(lambda: len(sim.orders) > before, what="an order in flight")
+            wait_until(lambda: len(sim.orders) > before, what="an order in flight")
             nija.proc.kill()
             nija.proc.wait(15)
             note(f"kill -9 with {len(sim.orders)} venue orders; NIJA states: "
@@ -94,12 +84,12 @@ def test_kill_9_mid_run_then_reconcile(tmp_path, capsys):
         nija = start_nija(data_dir, extra_env=env)
         try:
             db = data_dir / "nija.db"
-            settled = _wait(lambda: [o for o in _orders(db) if o["client_order_id"] == in_flight[0]["client_order_id"]
+            settled = wait_until(lambda: [o for o in _orders(db) if o["client_order_id"] == in_flight[0]["client_order_id"]
                                      and o["state"] not in ("new", "submitted")], what="reconciliation")
             note(f"restart: order {in_flight[0]['client_order_id']} settled as {settled[0]['state']} "
                  f"(venue id {settled[0]['venue_order_id']}) by fetching by client order id")
             posts_before = len(sim.orders)
-            _wait(lambda: len(sim.orders) > posts_before, timeout=180, what="trading resumed")
+            wait_until(lambda: len(sim.orders) > posts_before, timeout=180, what="trading resumed")
             s, _, st = http("GET", f"{nija.base}/api/v1/trading/status", token=_login(nija.base, email))
             assert [b["state"] for b in st["bots"]] == ["running"]
             http("POST", f"{nija.base}/api/v1/trading/stop", {"bot_id": st["bots"][0]["id"]},
