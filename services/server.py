@@ -52,7 +52,6 @@ class Platform:
     bus: EventBus | None = None
     entitlements: Entitlements = field(default_factory=StaticEntitlements)
     billing: Billing | None = None
-    extra_health: dict[str, Callable] = field(default_factory=dict)
     #: Pre-trade risk and the global kill switch (made from ``db`` when not given).
     risk: RiskEngine | None = None
     #: name → servicer instance, filled by create_server.
@@ -109,12 +108,17 @@ class Platform:
         components["services"] = "ok"
         return components
 
-    async def start_trading(self) -> None:
-        """Reconcile every account with running bots, resume them, start the tick loop."""
+    def ensure_trading(self):
+        """The trading engine of this process, built on first use (servicer and start-up share it)."""
         if self.trading is None:
             from nija.services.trading import build_trading
 
             self.trading = build_trading(self)
+        return self.trading
+
+    async def start_trading(self) -> None:
+        """Reconcile every account with running bots, resume them, start the tick loop."""
+        self.ensure_trading()
         if self.risk is not None:
             # A global kill switch stops this process's bots and cancels their orders (and
             # flattens when asked) as soon as this process learns of it (NATS or refresh).
@@ -168,11 +172,9 @@ def _registry(platform: Platform) -> dict[str, tuple[Callable, object, Callable[
 
 
 def _trading_servicer(platform: Platform):
-    from nija.services.trading import TradingServicer, build_trading
+    from nija.services.trading import TradingServicer
 
-    if platform.trading is None:
-        platform.trading = build_trading(platform)
-    return TradingServicer(platform.trading, platform)
+    return TradingServicer(platform.ensure_trading(), platform)
 
 
 SERVICE_NAMES = ("accounts", "trading", "risk", "billing", "market", "admin", "platform")
