@@ -152,7 +152,11 @@ def test_dashboard_end_to_end(nija_browser_stack, browser):
     _el(driver, "nav-/positions").click()
     wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '[data-testid="live-state"]').text == "● live")
     def btc_rows(d):
-        return [r.text for r in d.find_elements(By.CSS_SELECTOR, '[data-testid="position-row"]') if "BTC/USDT" in r.text]
+        # Read every row's text in one script: a re-render between finding a row and reading it
+        # (a StaleElementReferenceException outside a wait) cannot happen.
+        texts = d.execute_script(
+            'return [...document.querySelectorAll(\'[data-testid="position-row"]\')].map(r => r.innerText)')
+        return [t for t in texts if "BTC/USDT" in t]
 
     for mark, pnl in (("64300", "12.34"), ("64500", "56.78")):
         _publish(nija, f"nija.user.{user_id}.positions", {
