@@ -48,6 +48,10 @@ class OrderRequest:
     #: count against the max-positions limits (it still counts as a trade and adds exposure).
     #: Ignored for reduce-only orders, which never open a position.
     opens_position: bool = True
+    #: The trade-only permission's input: what the venue last said of the key this live order
+    #: goes through (True = it can withdraw or transfer funds off the venue, None = the venue
+    #: does not say). Checked when the account is opened (bot start, restart).
+    key_can_withdraw: bool | None = None
 
 
 class PreTradeCheck(Protocol):

@@ -3,7 +3,7 @@
 :func:`check_order` sees a snapshot of the user's counters (taken under the user's row lock)
 and raises :class:`RiskRejected` naming the first rule the order breaks. Rule names are stable:
 ``order.invalid``, ``kill_switch.user``, ``hard.bot_disabled``, ``tier.live_trading``,
-``user.allowed_pairs``, ``hard.max_drawdown``, ``user.max_daily_loss_usd``,
+``user.trade_only``, ``user.allowed_pairs``, ``hard.max_drawdown``, ``user.max_daily_loss_usd``,
 ``user.max_daily_loss_pct``, ``portfolio.reduce_only``, ``hard.max_trades_per_day``,
 ``tier.max_trades_per_day``, ``hard.position_size_min``, ``hard.position_size_max``,
 ``user.max_position_size``, ``tier.max_position_usd``, ``user.max_concurrent_positions``,
@@ -155,6 +155,10 @@ def check_order(request: OrderRequest, usage: Usage, user: UserLimits, plan: Pla
         )
     if request.live and not plan.live_trading:
         _reject("tier.live_trading", f"the {plan.plan} plan allows paper trading only")
+    if request.live and request.key_can_withdraw:
+        _reject("user.trade_only", "the exchange key of this connection can withdraw funds; NIJA trades only through "
+                                   "keys with trading permission only: remove the withdraw permission on the exchange "
+                                   "or connect a trade-only key")
     if user.allowed_pairs and request.symbol.upper() not in user.allowed_pairs:
         _reject("user.allowed_pairs", f"{request.symbol} is not in your allowed pairs")
 

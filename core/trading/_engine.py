@@ -130,10 +130,33 @@ class TradingEngine:
                 cls = self._broker_class(conn_info.broker)
                 broker = cls(BrokerContext(account_key=key, clock=self.clock, credentials=conn_info.credentials,
                                            options={"exchange": conn_info.exchange, **conn_info.options}))
-                account = Account(key, broker, paper=False, connection_id=connection_id, exchange=conn_info.exchange)
+                can_withdraw = await self._check_trade_only(broker, connection_id)
+                account = Account(key, broker, paper=False, connection_id=connection_id, exchange=conn_info.exchange,
+                                  can_withdraw=can_withdraw)
             await self.reconciler.reconcile(account)
             self._accounts[key] = account
             return account
+
+    async def _check_trade_only(self, broker, connection_id: str) -> bool | None:
+        """The trade-only permission: keys were refused at connection time if they could withdraw,
+        but the user can widen a key's rights on the exchange later, so the venue is asked again
+        (a read-only call) whenever the account is opened: bot start and restart. Withdraw rights
+        now → the account is not opened and the bot does not start; the answer also rides on every
+        order's risk request (rule ``user.trade_only``)."""
+        try:
+            report = await broker.check_credentials()
+        except NijaError as exc:
+            await broker.close()
+            raise FailedPrecondition(f"could not verify the exchange key's permissions: {exc.message}") from exc
+        can_withdraw = report.get("can_withdraw")
+        if can_withdraw:
+            await broker.close()
+            log.warning("broker connection %s: the key can now withdraw funds; refusing to trade with it",
+                        connection_id)
+            raise FailedPrecondition("the exchange key of this connection can withdraw funds; NIJA trades only through "
+                                     "keys with trading permission only: remove the withdraw permission on the "
+                                     "exchange or connect a trade-only key", reason="TRADE_ONLY")
+        return can_withdraw
 
     # ------------------------------------------------------------------------ bots
     def _strategy(self, name: str, params: dict[str, str]):

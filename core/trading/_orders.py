@@ -60,6 +60,8 @@ class Account:
     paper: bool
     connection_id: str | None = None
     exchange: str = "paper"
+    #: The venue's latest answer on the key's withdraw permission (None: not said / paper).
+    can_withdraw: bool | None = None
 
 
 def _row(r) -> dict[str, Any]:
@@ -193,6 +195,7 @@ class OrderManager:
             exchange=account.exchange, symbol=intent.symbol, side=intent.side, quantity=intent.amount, price=price,
             notional_usd=intent.amount * price * (quote_usd or ZERO), reduce_only=intent.reduce_only,
             live=not account.paper, account_equity_usd=equity, opens_position=opens,
+            key_can_withdraw=account.can_withdraw,
         )
 
     async def _venue_equity_usd(self, account: Account) -> Decimal:

@@ -43,6 +43,11 @@ CASES = [
     ("live on free plan", {}, {}, {}, replace(FREE_LIMITS, max_trades_per_day=100), "tier.live_trading"),
     ("paper on free plan", {"live": False, "notional_usd": D(200)}, {}, {"max_position_size": D(200)},
      FREE_LIMITS, None),
+    ("live, key can withdraw", {"key_can_withdraw": True}, {}, {}, PRO, "user.trade_only"),
+    ("live, key trade-only", {"key_can_withdraw": False}, {}, {}, PRO, None),
+    ("live, venue does not say", {"key_can_withdraw": None}, {}, {}, PRO, None),
+    ("paper ignores key rights", {"live": False, "key_can_withdraw": True}, {}, {}, PRO, None),
+    ("reduce-only through a withdraw key", {"key_can_withdraw": True, "reduce_only": True}, {}, {}, PRO, None),
     ("pair not allowed", {}, {}, {"allowed_pairs": ("ETH/USDT",)}, PRO, "user.allowed_pairs"),
     ("pair allowed", {}, {}, {"allowed_pairs": ("ETH/USDT", "BTC/USDT")}, PRO, None),
     # drawdown from peak 12,500 to 10,000 = exactly 20%
