@@ -225,8 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_up.add_argument("--demo", action="store_true",
                       help="create a demo user with a paper bot running apex on replayed data (make run)")
     p_up.add_argument("--market-data", default=None,
-                      help="candles for bots: replay:DIR[,speed=N|max] or ccxt:EXCHANGE "
-                           "(default $NIJA_MARKET_DATA, else the repository's replay data at speed 60)")
+                      help="candles for bots: replay:DIR[,speed=N|max] or ccxt:EXCHANGE[,poll=S][,history=N] "
+                           "(live public candles; default $NIJA_MARKET_DATA, else the repository's replay data at speed 60)")
     p_up.add_argument("--stream-port", type=_port, default=None,
                       help="loopback port of the WebSocket/dashboard service behind Envoy (default: a free port)")
     p_up.set_defaults(func=_cmd_up)

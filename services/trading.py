@@ -22,7 +22,7 @@ from nija.core.clock import SystemClock
 from nija.core.errors import InvalidArgument, NotImplementedYet
 from nija.core.money import decimal_to_str
 from nija.core.plugins.broker import BrokerContext, BrokerError, BrokerNeedsOperator
-from nija.core.trading import AllowAll, EventRelay, OrderManager, ReplayFeed
+from nija.core.trading import AllowAll, EventRelay, OrderManager, open_feed
 from nija.core.trading._credentials import CredentialVault, MasterKeys
 from nija.core.trading._engine import TradingEngine
 from nija.core.trading._events import trade_message
@@ -55,7 +55,7 @@ def build_trading(platform) -> Trading:
     clock = SystemClock()
     risk = getattr(platform, "risk", None) or AllowAll()
     relay = EventRelay(platform.db, _LazyBus(platform), clock)
-    feed = ReplayFeed.parse(market_data_spec())
+    feed = open_feed(market_data_spec(), clock=clock)
     orders = OrderManager(platform.db, clock, risk, relay, usd_price=feed.usd_price)
 
     async def validate(broker: str, exchange: str, creds) -> dict:

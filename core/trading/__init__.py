@@ -3,12 +3,13 @@
 - :class:`OrderManager` — write-ahead order path (risk gate, broker call, state machine,
   idempotent fills, positions, outbox events) and settlement of unknown outcomes;
 - :class:`Reconciler` — start-up reconciliation of an account against its venue;
-- :class:`TradingEngine` — bots over a market data feed, accounts and brokers per user;
+- :class:`TradingEngine` — bots over a market data feed (:func:`open_feed`: replay or live ccxt),
+  accounts and brokers per user;
 - :class:`CredentialVault` — exchange keys encrypted with MultiFernet.
 """
 
 from nija.core.trading._events import EventRelay, EventWriter
-from nija.core.trading._marketdata import ReplayFeed
+from nija.core.trading._marketdata import ReplayFeed, open_feed
 from nija.core.trading._model import (
     FINAL_STATES,
     TRANSITIONS,
@@ -33,6 +34,7 @@ __all__ = [
     "OrderManager",
     "OrderState",
     "ReplayFeed",
+    "open_feed",
     "TRANSITIONS",
     "check_transition",
     "client_order_id",

@@ -66,8 +66,8 @@ class TradingEngine:
     db, clock, plugins
         The platform's database, clock and plugin manager.
     orders : OrderManager
-    feed : ReplayFeed
-        Where candles come from.
+    feed : ReplayFeed or LiveFeed
+        Where candles come from (``open_feed(spec)``).
     vault : CredentialVault, optional
         Decrypts live broker connections.
     """
@@ -88,6 +88,9 @@ class TradingEngine:
         self._accounts: dict[str, Account] = {}
         self._bots: dict[str, BotRuntime] = {}
         self._task: asyncio.Task | None = None
+        #: How often resting orders on live venues are refreshed (their fills booked).
+        self.live_sync_ms = 5_000
+        self._synced: dict[str, int] = {}
         self._account_lock = asyncio.Lock()
         # A tick and a user's stop/emergency stop never interleave: the stop then sees every
         # fill the tick booked (a flatten sized on a stale position would over-sell).
@@ -174,6 +177,8 @@ class TradingEngine:
         for m in markets:
             if "/" not in m:
                 raise InvalidArgument(f"market {m!r} must be BASE/QUOTE", field="markets")
+        await self.feed.subscribe([(m, timeframe) for m in markets])  # a live feed starts polling them
+        for m in markets:
             if not self.feed.has(m, timeframe):
                 raise InvalidArgument(f"no market data for {m} at {timeframe}", field="markets")
         instance = self._strategy(strategy, params)
@@ -319,6 +324,7 @@ class TradingEngine:
         for row in rows:
             try:
                 account = await self.account_for(row["user_id"], row["paper"], row["broker_connection_id"])
+                await self.feed.subscribe([(m, row["timeframe"]) for m in row["markets"]])
                 runtime = self._runtime(row, account, self._strategy(row["strategy"], row["params"]))
                 await self._load_positions(runtime)
                 await self._protect(runtime)  # after a restart: every open position's stop verified
@@ -341,6 +347,7 @@ class TradingEngine:
             self._task = None
         for account in self._accounts.values():
             await account.broker.close()
+        await self.feed.close()
         await self.orders.relay.mark_published()
 
     async def run(self) -> None:
@@ -404,6 +411,10 @@ class TradingEngine:
                     if new:
                         await self.orders.ingest_fills(account, new)
                         touched.add(account.key)
+        # 1b. live venues: resting orders (venue-side stops) may have filled since the last look
+        for account in list(self._accounts.values()):
+            if not account.broker.capabilities.get("in_process") and await self._sync_live(account):
+                touched.add(account.key)
         # 2. bots decide
         for runtime in list(self._bots.values()):
             if runtime.account.key in touched:
@@ -411,6 +422,27 @@ class TradingEngine:
                 await self._protect(runtime)
             await self._tick_bot(runtime, t)
         return True
+
+    async def _sync_live(self, account: Account) -> bool:
+        """Refresh the account's resting orders from the venue (at most every
+        ``live_sync_ms``); True when a new fill was booked."""
+        now = self.clock.now_ms()
+        if now - self._synced.get(account.key, -self.live_sync_ms) < self.live_sync_ms:
+            return False
+        self._synced[account.key] = now
+        booked = False
+        for order in await self.orders.open_orders(account_key=account.key):
+            if order["state"] in ("new", "submitted") or not order["venue_order_id"]:
+                continue  # an unknown outcome is settled by resolve, not here
+            try:
+                venue = await account.broker.fetch_order(order["symbol"], order_id=order["venue_order_id"],
+                                                         client_order_id=order["client_order_id"])
+                after = await self.orders.apply(order, account, venue)
+            except NijaError as exc:
+                log.warning("order %s: venue refresh failed: %s", order["client_order_id"], exc.message)
+                continue
+            booked |= after["filled"] != order["filled"]
+        return booked
 
     async def _load_positions(self, runtime: BotRuntime) -> None:
         async with self.db.transaction() as conn:

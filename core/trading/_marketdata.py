@@ -104,7 +104,8 @@ class ReplayFeed:
     def parse(cls, spec: str, base_dir: Path | None = None) -> "ReplayFeed":
         """``replay:DIR[,speed=N|max]``."""
         if not spec.startswith("replay:"):
-            raise InvalidArgument("market data must be replay:DIR[,speed=N|max] or ccxt:EXCHANGE", field="market_data")
+            raise InvalidArgument("market data must be replay:DIR[,speed=N|max] or ccxt:EXCHANGE[,poll=S]",
+                                  field="market_data")
         parts = spec[len("replay:"):].split(",")
         folder = Path(parts[0])
         if base_dir is not None and not folder.is_absolute():
@@ -181,3 +182,24 @@ class ReplayFeed:
             await asyncio.sleep(timeframe_ms / 1000 / self.speed)
         else:
             await asyncio.sleep(0)
+
+    async def subscribe(self, keys: Sequence[tuple[str, str]]) -> None:
+        """The engine announces the series a bot needs (a live feed starts polling them); a
+        replay folder has them or not."""
+        for symbol, tf in keys:
+            if not self.has(symbol, tf):
+                raise InvalidArgument(f"no market data for {symbol} at {tf}", field="markets")
+
+    async def close(self) -> None:
+        """Nothing to release (a live feed stops polling)."""
+
+
+def open_feed(spec: str, base_dir: Path | None = None, clock=None):
+    """The feed a market data spec names: ``replay:DIR[,speed=N|max]`` or
+    ``ccxt:EXCHANGE[,poll=S][,history=N]`` (see :class:`nija.core.trading._livefeed.LiveFeed`)."""
+    spec = spec.strip()
+    if spec.startswith("ccxt:"):
+        from nija.core.trading._livefeed import LiveFeed  # ccxt is imported only for live feeds
+
+        return LiveFeed.parse(spec, clock=clock)
+    return ReplayFeed.parse(spec, base_dir)

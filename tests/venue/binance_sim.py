@@ -2,14 +2,17 @@
 
 Real wire protocol (so the real ``ccxt.async_support.binance`` class talks to it unchanged once
 its ``urls["api"]`` point here): ``GET /api/v3/exchangeInfo``, ``klines``, ``depth``,
-``account``, ``order`` (POST/GET/DELETE), ``openOrders``, ``myTrades`` and
+``account``, ``order`` (POST/GET/DELETE), ``openOrders``, ``myTrades``, ``ticker/24hr`` and
 ``/sapi/v1/account/apiRestrictions``; HMAC-SHA256 signatures checked like Binance (over the
 query string for GET/DELETE, the form body for POST, ``signature`` last); Binance's error
 codes and bodies.
 
 A small matching engine keeps the venue's book of record: market orders take the best ask/bid,
 limit orders cross or rest and fill when :meth:`VenueSim.set_price` moves the market through
-them. Fault injection (:meth:`VenueSim.inject`): ``429`` (with Retry-After; a request inside
+them; ``STOP_LOSS_LIMIT``/``TAKE_PROFIT_LIMIT`` orders rest untriggered until the price crosses
+their ``stopPrice`` and then behave as limit orders (``STOP_LOSS``/``TAKE_PROFIT`` as market
+orders). Klines come from candles the test adds (:meth:`VenueSim.add_candle`; the newest one is
+the candle still forming, as on Binance), else flat candles at the current price. Fault injection (:meth:`VenueSim.inject`): ``429`` (with Retry-After; a request inside
 that window is answered 418, as Binance bans clients that ignore it), ``418``, ``500``,
 ``accept_then_timeout`` (the order is taken, the answer comes too late), ``drop`` (taken,
 connection closed without an answer). :meth:`VenueSim.restart` stops and restarts the HTTP
@@ -48,14 +51,16 @@ class SimOrder:
     quote: Decimal = Decimal(0)
     time: int = 0
     update_time: int = 0
+    stop_price: Decimal | None = None
+    triggered: bool = True  # stop orders start untriggered
 
     def json(self) -> dict:
         return {
             "symbol": self.symbol, "orderId": self.order_id, "orderListId": -1, "clientOrderId": self.client_order_id,
             "price": str(self.price or Decimal(0)), "origQty": str(self.qty), "executedQty": str(self.executed),
             "cummulativeQuoteQty": str(self.quote), "status": self.status, "timeInForce": "GTC", "type": self.type,
-            "side": self.side, "stopPrice": "0.00000000", "icebergQty": "0.00000000", "time": self.time,
-            "updateTime": self.update_time, "isWorking": True, "workingTime": self.time, "origQuoteOrderQty": "0.00000000",
+            "side": self.side, "stopPrice": str(self.stop_price or Decimal("0.00000000")), "icebergQty": "0.00000000",
+            "time": self.time, "updateTime": self.update_time, "isWorking": self.triggered, "workingTime": self.time, "origQuoteOrderQty": "0.00000000",
             "selfTradePreventionMode": "EXPIRE_MAKER",
         }
 
@@ -75,6 +80,8 @@ class VenueSim:
     faults: list[tuple[str, str, str]] = field(default_factory=list)
     bans: int = 0
     port: int = 0
+    #: ("ETHBTC", "1m") -> [[open_ms, open, high, low, close, volume], …], oldest first.
+    candles: dict[tuple[str, str], list[list]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(1)
@@ -92,6 +99,7 @@ class VenueSim:
         r.add_get("/api/v3/time", self.server_time)
         r.add_get("/api/v3/klines", self.klines)
         r.add_get("/api/v3/depth", self.depth)
+        r.add_get("/api/v3/ticker/24hr", self.ticker)
         r.add_get("/api/v3/account", self.account)
         r.add_post("/api/v3/order", self.new_order)
         r.add_get("/api/v3/order", self.get_order)
@@ -196,7 +204,8 @@ class VenueSim:
             symbols.append({
                 "symbol": sym, "status": "TRADING", "baseAsset": base, "baseAssetPrecision": 8, "quoteAsset": quote,
                 "quotePrecision": 8, "quoteAssetPrecision": 8, "baseCommissionPrecision": 8,
-                "quoteCommissionPrecision": 8, "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
+                "quoteCommissionPrecision": 8,
+                "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"],
                 "icebergAllowed": True, "ocoAllowed": True, "quoteOrderQtyMarketAllowed": True,
                 "allowTrailingStop": True, "cancelReplaceAllowed": True, "isSpotTradingAllowed": True,
                 "isMarginTradingAllowed": False,
@@ -219,6 +228,16 @@ class VenueSim:
         params, _, early = await self._gate(request, signed=False)
         if early:
             return early
+        if params.get("symbol") not in self.markets:
+            return self._error(400, -1121, "Invalid symbol.")
+        stored = self.candles.get((params["symbol"], params.get("interval", "")))
+        if stored is not None:
+            limit = int(params.get("limit", 500))
+            rows = [c for c in stored if c[0] >= int(params.get("startTime", 0))
+                    and c[0] <= int(params.get("endTime", 2**62))]
+            rows = rows[:limit] if "startTime" in params else rows[-limit:]
+            ms = _INTERVAL_MS[params["interval"]]
+            return self._json([[c[0], *(str(x) for x in c[1:6]), c[0] + ms - 1, "0", 1, "0", "0", "0"] for c in rows])
         p = str(self.prices[params["symbol"]])
         start = int(params.get("startTime", _now() - 300_000 * 10)) // 300_000 * 300_000
         return self._json([[start + i * 300_000, p, p, p, p, "1.0", start + (i + 1) * 300_000 - 1, p, 1, "0", "0", "0"]
@@ -230,6 +249,26 @@ class VenueSim:
             return early
         bid, ask = self._book(params["symbol"])
         return self._json({"lastUpdateId": 1, "bids": [[str(bid), "10.0"]], "asks": [[str(ask), "10.0"]]})
+
+    async def ticker(self, request):
+        params, _, early = await self._gate(request, signed=False)
+        if early:
+            return early
+        sym = params.get("symbol")
+        if sym not in self.markets:
+            return self._error(400, -1121, "Invalid symbol.")
+        p, (bid, ask), now = str(self.prices[sym]), self._book(sym), _now()
+        return self._json({"symbol": sym, "priceChange": "0", "priceChangePercent": "0", "weightedAvgPrice": p,
+                           "prevClosePrice": p, "lastPrice": p, "lastQty": "1", "bidPrice": str(bid), "bidQty": "10",
+                           "askPrice": str(ask), "askQty": "10", "openPrice": p, "highPrice": p, "lowPrice": p,
+                           "volume": "1", "quoteVolume": p, "openTime": now - 86_400_000, "closeTime": now,
+                           "firstId": 1, "lastId": 1, "count": 1})
+
+    def add_candle(self, symbol: str, interval: str, open_ms: int, open_, high, low, close, volume=1) -> None:
+        """Append a candle (the newest stands for the one still forming); the market moves to
+        its close only through :meth:`set_price`."""
+        rows = self.candles.setdefault((symbol, interval), [])
+        rows.append([open_ms, *(Decimal(str(x)) for x in (open_, high, low, close, volume))])
 
     # -------------------------------------------------------------------- private
     async def account(self, request):
@@ -256,10 +295,10 @@ class VenueSim:
     def _locked(self, asset: str) -> Decimal:
         total = Decimal(0)
         for o in self.orders.values():
-            if o.status in ("NEW", "PARTIALLY_FILLED") and o.price is not None:
+            if o.status in ("NEW", "PARTIALLY_FILLED") and (o.price or o.stop_price or o.side == "SELL"):
                 base, quote = self.markets[o.symbol]
                 if o.side == "BUY" and asset == quote:
-                    total += (o.qty - o.executed) * o.price
+                    total += (o.qty - o.executed) * (o.price or o.stop_price)
                 elif o.side == "SELL" and asset == base:
                     total += o.qty - o.executed
         return total
@@ -295,19 +334,26 @@ class VenueSim:
             side, otype = params["side"], params["type"]
             qty = Decimal(params["quantity"])
             price = Decimal(params["price"]) if "price" in params else None
+            stop = Decimal(params["stopPrice"]) if "stopPrice" in params else None
             base, quote = self.markets[symbol]
             bid, ask = self._book(symbol)
+            if otype not in _ORDER_TYPES:
+                return self._error(400, -1116, "Invalid orderType.")
+            if otype in _STOP_TYPES:
+                if stop is None or (otype.endswith("_LIMIT") and (price is None or "timeInForce" not in params)):
+                    return self._error(400, -1102, "Mandatory parameter was not sent, was empty/null, or malformed.")
+                if _stop_crossed(otype, side, self.prices[symbol], stop):
+                    return self._error(400, -2010, "Stop price would trigger immediately.")
             need = qty * (price or ask) * (1 + self.fee_rate) if side == "BUY" else qty
             asset = quote if side == "BUY" else base
             if need > self.balances.get(asset, Decimal(0)) - self._locked(asset):
                 return self._error(400, -2010, "Account has insufficient balance for requested action.")
             now = _now()
-            o = SimOrder(next(self._ids), cid, symbol, side, otype, qty, price, time=now, update_time=now)
+            o = SimOrder(next(self._ids), cid, symbol, side, otype, qty, price, time=now, update_time=now,
+                         stop_price=stop, triggered=otype not in _STOP_TYPES)
             self.orders[o.order_id] = o
-            fills = []
-            take = ask if side == "BUY" else bid
-            if otype == "MARKET" or (price is not None and ((side == "BUY" and price >= ask) or (side == "SELL" and price <= bid))):
-                fills.append(self._fill(o, take, qty, maker=False))
+            fills = [self._cross(o)] if o.triggered else []
+            fills = [f for f in fills if f]
             body = {**o.json(), "transactTime": now, "fills": [
                 {"price": f["price"], "qty": f["qty"], "commission": f["commission"],
                  "commissionAsset": f["commissionAsset"], "tradeId": f["id"]} for f in fills]}
@@ -357,14 +403,32 @@ class VenueSim:
         return self._json([t for t in self.trades if t["symbol"] == params["symbol"] and t["time"] >= since]
                           [: int(params.get("limit", 500))])
 
+    def _cross(self, o: SimOrder) -> dict | None:
+        """A (newly placed or just triggered) order takes the book if it crosses it."""
+        bid, ask = self._book(o.symbol)
+        take = ask if o.side == "BUY" else bid
+        market = o.type in ("MARKET", "STOP_LOSS", "TAKE_PROFIT")
+        if market or (o.price is not None and ((o.side == "BUY" and o.price >= ask) or (o.side == "SELL" and o.price <= bid))):
+            return self._fill(o, take, o.qty - o.executed, maker=False)
+        return None
+
     # -------------------------------------------------------------------- market
     async def set_price(self, symbol: str, price: Decimal) -> None:
-        """Move the market; resting limit orders it trades through fill at their price."""
+        """Move the market: stop orders whose stopPrice it crosses trigger (then act as limit or
+        market orders); resting limit orders it trades through fill at their price."""
         async with self._lock:
             self.prices[symbol] = price
             bid, ask = self._book(symbol)
             for o in list(self.orders.values()):
-                if o.symbol != symbol or o.status not in ("NEW", "PARTIALLY_FILLED") or o.price is None:
+                if o.symbol != symbol or o.status not in ("NEW", "PARTIALLY_FILLED"):
+                    continue
+                if not o.triggered:
+                    if _stop_crossed(o.type, o.side, price, o.stop_price):
+                        o.triggered = True
+                        o.update_time = _now()
+                        self._cross(o)
+                    continue
+                if o.price is None:
                     continue
                 if (o.side == "BUY" and ask <= o.price) or (o.side == "SELL" and bid >= o.price):
                     self._fill(o, o.price, o.qty - o.executed, maker=True)
@@ -372,6 +436,21 @@ class VenueSim:
 
 def _now() -> int:
     return time.time_ns() // 1_000_000
+
+
+_INTERVAL_MS = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000, "1h": 3_600_000,
+                "4h": 14_400_000, "1d": 86_400_000}
+_STOP_TYPES = ("STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
+_ORDER_TYPES = ("MARKET", "LIMIT", "LIMIT_MAKER", *_STOP_TYPES)
+
+
+def _stop_crossed(otype: str, side: str, price: Decimal, stop: Decimal | None) -> bool:
+    """Binance: a stop-loss sells when the price falls to its stopPrice (buys when it rises to
+    it); a take-profit the other way round."""
+    if stop is None:
+        return False
+    falling = (side == "SELL") == otype.startswith("STOP_LOSS")
+    return price <= stop if falling else price >= stop
 
 
 class VenueThread:

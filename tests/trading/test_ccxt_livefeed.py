@@ -1,0 +1,146 @@
+"""``ccxt:EXCHANGE`` live market data: the real ``ccxt.async_support.binance`` class polling the
+Binance venue simulator over HTTP. Only closed candles, once each and in order; clear errors for
+an unknown exchange or an unlisted market; 5xx and 429 retried without a lost or duplicated
+candle; a paper bot in the trading engine receives the candles and trades on them."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from nija.core.clock import FakeClock, SystemClock
+from nija.core.db import Database
+from nija.core.errors import InvalidArgument
+from nija.core.trading import AllowAll, EventRelay, OrderManager, open_feed
+from nija.core.trading._engine import TradingEngine
+from nija.core.trading._livefeed import LiveFeed
+from nija.core.trading._tables import orders, positions
+from venue.ccxt_support import MINUTE, T0, advance, make_sim, plugins, until
+
+
+@pytest.fixture
+async def sim():
+    venue = make_sim()
+    await venue.start()
+    yield venue
+    await venue.stop()
+
+
+@pytest.fixture
+def clock():
+    return FakeClock(T0 + 60 * MINUTE + 1_000)  # inside the forming candle
+
+
+@pytest.fixture
+async def feed(sim, clock):
+    live = LiveFeed("binance", base_url=sim.url, clock=clock, poll_s=0.02, history=50, retry_delays=(0.05, 0.1))
+    yield live
+    await live.close()
+
+
+def _times(feed: LiveFeed) -> list[int]:
+    return [int(t) for t in feed.series("ETH/BTC", "1m").times]
+
+
+def test_unknown_exchange_or_option_is_a_clear_error():
+    with pytest.raises(InvalidArgument) as info:
+        open_feed("ccxt:nosuchvenue")
+    assert "nosuchvenue" in info.value.message and info.value.field == "market_data"
+    with pytest.raises(InvalidArgument, match="speedy"):
+        open_feed("ccxt:binance,speedy=3")
+    with pytest.raises(InvalidArgument, match="poll"):
+        open_feed("ccxt:binance,poll=fast")
+    parsed = open_feed("ccxt:binance,poll=5,history=200")
+    assert isinstance(parsed, LiveFeed) and parsed.poll_s == 5 and parsed.history == 200
+    with pytest.raises(InvalidArgument, match="replay:DIR"):
+        open_feed("kafka:candles")
+
+
+async def test_a_market_the_venue_does_not_list_is_named(feed):
+    with pytest.raises(InvalidArgument) as info:
+        await feed.subscribe([("DOGE/BTC", "1m")])
+    assert "DOGE/BTC" in info.value.message and "binance" in info.value.message
+    assert not feed.has("DOGE/BTC", "1m")
+
+
+async def test_only_closed_candles_once_each_in_order(sim, feed, clock):
+    await feed.subscribe([("ETH/BTC", "1m")])
+    times = _times(feed)
+    # history bounds what is kept; the forming candle (T0 + 60m) is not released
+    assert len(times) == 50 and times[-1] == T0 + 59 * MINUTE and times == sorted(set(times))
+    closed = await advance(sim, "0.11", clock)
+    await until(lambda: _times(feed)[-1] == closed, "the newly closed candle")
+    series = feed.series("ETH/BTC", "1m")
+    assert series.candle(len(series.times) - 1).close == Decimal("0.11")
+    # Polls keep returning overlapping rows: still once each, bounded, in order.
+    for close in ("0.12", "0.13"):
+        closed = await advance(sim, close, clock)
+        await until(lambda: _times(feed)[-1] == closed, "the next closed candle")
+    times = _times(feed)
+    assert times == sorted(set(times)) and len(times) == 50
+    assert all(b - a == MINUTE for a, b in zip(times, times[1:]))
+    # The engine's view: next_time walks released candles one by one from "now".
+    feed.now_ms = times[-3]
+    assert feed.next_time([("ETH/BTC", "1m")]) == times[-2]
+    feed.now_ms = times[-1]
+    assert feed.next_time([("ETH/BTC", "1m")]) is None
+    assert feed.last_candle("ETH/BTC").close == Decimal("0.13")
+
+
+async def test_5xx_and_429_are_retried_and_no_candle_is_lost_or_doubled(sim, feed, clock, caplog):
+    await feed.subscribe([("ETH/BTC", "1m")])
+    sim.inject("GET", "/api/v3/klines", "500", times=3)
+    first = await advance(sim, "0.101", clock)
+    await until(lambda: _times(feed)[-1] == first, "a candle after three 5xx answers")
+    sim.inject("GET", "/api/v3/klines", "429")
+    second = await advance(sim, "0.102", clock)
+    third = await advance(sim, "0.103", clock)
+    await until(lambda: _times(feed)[-1] == third, "candles after a 429")
+    times = _times(feed)
+    assert {first, second, third} <= set(times) and times == sorted(set(times))
+    assert sim.bans == 0, "the feed waited out Retry-After"
+    assert "poll failed" in caplog.text and "429" in caplog.text and "500" in caplog.text
+
+
+async def test_usd_values_come_from_the_venue(sim, feed):
+    await feed.subscribe([("ETH/BTC", "1m")])
+    assert feed.usd_price("BTC") == Decimal("90000")  # the BTC/USDT ticker
+    assert feed.usd_price("USDT") == Decimal(1)
+    assert feed.usd_price("ETH") is None  # the simulator lists no ETH/USDT
+
+
+async def test_a_paper_bot_trades_on_live_candles(database_url, sim, feed, clock):
+    db = Database(database_url)
+    engine_clock = SystemClock()
+    manager = OrderManager(db, engine_clock, AllowAll(), EventRelay(db, None, engine_clock), usd_price=feed.usd_price)
+    engine = TradingEngine(db, engine_clock, plugins(), manager, feed)
+    user = str(uuid.uuid4())
+    bot = await engine.start_bot(user_id=user, strategy="test_jump", params={}, markets=["ETH/BTC"], timeframe="1m",
+                                 paper=True)
+    await engine.step()  # the newest closed candle: flat, nothing to do
+    assert await engine.step() is False, "nothing new on the venue yet"
+    jump = await advance(sim, "0.105", clock)
+    await until(lambda: feed.next_time([("ETH/BTC", "1m")]) == jump, "the jump candle released")
+    assert await engine.step() is True
+    assert engine.feed.now_ms == jump
+    await advance(sim, "0.105", clock)  # the paper venue fills the entry on the next candle
+
+    async def held():
+        await engine.step()
+        async with db.transaction() as conn:
+            return (await conn.execute(select(positions).where(positions.c.bot_id == bot["id"],
+                                                               positions.c.quantity > 0))).first()
+
+    pos = await until(held, "a position from the live candles")
+    assert Decimal("0.104") < pos.average_entry < Decimal("0.107")
+    async with db.transaction() as conn:
+        placed = (await conn.execute(select(orders.c.type, orders.c.state, orders.c.stop_price)
+                                     .where(orders.c.bot_id == bot["id"]))).all()
+    assert ("market", "filled") in {(o.type, o.state) for o in placed}
+    stops = [o for o in placed if o.type == "stop_loss"]
+    assert len(stops) == 1 and stops[0].stop_price == Decimal("0.105") * Decimal("0.97")
+    await engine.close()
+    await db.close()
