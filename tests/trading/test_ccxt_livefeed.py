@@ -112,8 +112,14 @@ async def test_usd_values_come_from_the_venue(sim, feed):
     assert feed.usd_price("ETH") is None  # the simulator lists no ETH/USDT
 
 
-async def test_a_paper_bot_trades_on_live_candles(database_url, sim, feed, clock):
-    db = Database(database_url)
+@pytest.fixture
+async def db(database_url):
+    database = Database(database_url)
+    yield database
+    await database.close()
+
+
+async def test_a_paper_bot_trades_on_live_candles(db, sim, feed, clock):
     engine_clock = SystemClock()
     manager = OrderManager(db, engine_clock, AllowAll(), EventRelay(db, None, engine_clock), usd_price=feed.usd_price)
     engine = TradingEngine(db, engine_clock, plugins(), manager, feed)
@@ -142,5 +148,5 @@ async def test_a_paper_bot_trades_on_live_candles(database_url, sim, feed, clock
     assert ("market", "filled") in {(o.type, o.state) for o in placed}
     stops = [o for o in placed if o.type == "stop_loss"]
     assert len(stops) == 1 and stops[0].stop_price == Decimal("0.105") * Decimal("0.97")
+    await engine.stop_bot(user, bot["id"])  # later tests' restarts must not resume it
     await engine.close()
-    await db.close()

@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 import os
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
@@ -62,9 +62,10 @@ def _rebase(urls: Any, base: str) -> Any:
 class CcxtBroker(Broker):
     name = "ccxt"
     description = "Exchange accounts through ccxt (Coinbase, Kraken, Binance, OKX, Alpaca)"
+    #: The union over venues; each instance narrows it to its venue's facts (``_venues.py``).
     capabilities = {
-        "live": True, "order_types": ["market", "limit"], "post_only": True, "reduce_only": False,
-        "venue_stops": False, "permissions": True, "in_process": False, "exchanges": sorted(VENUES),
+        "live": True, "order_types": ["market", "limit", "stop_loss", "stop_limit"], "post_only": True,
+        "reduce_only": False, "venue_stops": any(v["venue_stops"] for v in VENUES.values()), "permissions": True, "in_process": False, "exchanges": sorted(VENUES),
         "rate_limit": {v: VENUES[v]["rate_limit_per_s"] for v in VENUES},
     }
 
@@ -75,6 +76,9 @@ class CcxtBroker(Broker):
         if self.exchange_id not in VENUES:
             raise BrokerBadRequest(f"exchange {self.exchange_id!r} is not supported; choose from {', '.join(sorted(VENUES))}")
         self.venue = VENUES[self.exchange_id]
+        # Per instance: what this account's venue can do (the class attribute lists the union).
+        self.capabilities = {**type(self).capabilities, "order_types": list(self.venue["order_types"]),
+                             "venue_stops": bool(self.venue["venue_stops"]), "post_only": self.venue["post_only"]}
         creds = dict(context.credentials or {})
         config: dict[str, Any] = {
             "apiKey": creds.get("api_key", ""), "secret": creds.get("secret", ""),
@@ -174,14 +178,23 @@ class CcxtBroker(Broker):
     async def place_order(self, spec: OrderSpec) -> VenueOrder:
         if spec.type not in self.venue["order_types"]:
             raise BrokerBadRequest(f"{self.exchange_id} orders of type {spec.type} are not supported here")
-        await self.load_markets()
+        markets = await self.load_markets()
         params: dict[str, Any] = {"clientOrderId": spec.client_order_id}
         if spec.post_only:
             params["postOnly"] = True
-        amount = float(spec.amount)
-        price = float(spec.price) if spec.price is not None else None
-        raw = await self._call("create_order", spec.symbol, spec.type, spec.side, amount, price, params,
-                               idempotent=False)
+        ccxt_type, price = spec.type, spec.price
+        stop = (self.venue.get("stop_orders") or {}).get(spec.type)
+        if spec.type in ("stop_loss", "stop_limit"):
+            if stop is None or spec.stop_price is None or spec.stop_price <= 0:
+                raise BrokerBadRequest(f"{spec.type} orders on {self.exchange_id} need a stop price")
+            ccxt_type = stop["ccxt_type"]
+            params[stop["param"]] = str(spec.stop_price)
+            if spec.type == "stop_loss":
+                price = _protective_limit(spec, stop.get("limit_offset_bps", 0), markets.get(spec.symbol))
+            elif price is None:
+                raise BrokerBadRequest("a stop_limit order needs a limit price")
+        raw = await self._call("create_order", spec.symbol, ccxt_type, spec.side, float(spec.amount),
+                               float(price) if price is not None else None, params, idempotent=False)
         return self._order(raw)
 
     async def cancel_order(self, symbol: str, *, order_id: str | None = None,
@@ -218,6 +231,18 @@ class CcxtBroker(Broker):
 
     async def close(self) -> None:
         await self.exchange.close()
+
+
+def _protective_limit(spec: OrderSpec, offset_bps: int, market: MarketInfo | None) -> Decimal:
+    """The limit price of a stop-loss placed as a stop-limit: ``offset_bps`` beyond the stop
+    (below it for a sell), rounded away from the stop to the venue's tick."""
+    assert spec.stop_price is not None
+    sign = -1 if spec.side == "sell" else 1
+    price = spec.stop_price * (1 + sign * Decimal(offset_bps) / Decimal(10_000))
+    tick = market.price_increment if market is not None else None
+    if tick:
+        price = (price / tick).to_integral_value(ROUND_FLOOR if spec.side == "sell" else ROUND_CEILING) * tick
+    return price
 
 
 def _base_urls() -> dict[str, str]:
