@@ -20,9 +20,23 @@ def _on_sqlite_connect(dbapi_conn, _record) -> None:  # pragma: no cover - drive
     # WAL lets `nija admin create` write while the platform runs; busy_timeout waits for locks
     # instead of failing at once.
     cur.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL syncs the WAL at checkpoints, not at every commit: a committed
+    # transaction survives a crash of the process (the WAL is in the OS page cache) but the
+    # last commits before a power loss or kernel crash may be rolled back — the database stays
+    # consistent either way (docs/trading.md, "Durability").
+    cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _on_sqlite_reset(dbapi_conn, _record, _state) -> None:  # pragma: no cover - pool callback
+    # The pool's default reset is a ROLLBACK on every check-in, one more trip to aiosqlite's
+    # thread after each COMMIT. Roll back only what is still open (SQLAlchemy's Connection
+    # already rolled back a transaction it closed; sqlite3 knows whether one is open).
+    inner = getattr(dbapi_conn, "_connection", None)
+    if getattr(inner, "in_transaction", True):
+        dbapi_conn.rollback()
 
 
 class Database:
@@ -34,11 +48,14 @@ class Database:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         # pre-ping costs a round trip per checkout; only a networked database needs it.
         kwargs: dict = {"echo": echo, "pool_pre_ping": not self.is_sqlite}
+        if self.is_sqlite:
+            kwargs["pool_reset_on_return"] = None  # _on_sqlite_reset does it
         if self.is_sqlite and parsed.database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _on_sqlite_connect)
+            event.listen(self.engine.sync_engine, "reset", _on_sqlite_reset)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:

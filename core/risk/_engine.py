@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nija.core import audit
@@ -62,6 +62,42 @@ def _insert(conn: AsyncConnection):
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert
+
+
+class _Statements:
+    """The statements of the order path, built once per dialect and executed with parameters
+    (building a statement object costs more than running it on SQLite)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        insert = _insert(conn)
+        pg = conn.dialect.name == "postgresql"
+        self.ensure_user = insert(risk_user_state).on_conflict_do_nothing(index_elements=["user_id"])
+        user = risk_user_state.c.user_id == bindparam("b_user")
+        self.user = select(risk_user_state).where(user)
+        # The row with the bot's auto-disable stamp: one round trip for both.
+        disabled = select(risk_bot_state.c.disabled_at).where(risk_bot_state.c.bot_id == bindparam("b_bot"))
+        self.user_and_bot = select(risk_user_state, disabled.scalar_subquery().label("bot_disabled_at")).where(user)
+        if pg:
+            self.user = self.user.with_for_update()
+            self.user_and_bot = self.user_and_bot.with_for_update(of=risk_user_state)
+        self.update_user = update(risk_user_state).where(user)  # SET: the columns in the parameters
+        bot = insert(risk_bot_state)
+        # A success: claim the bot for the user if no one has (streak 0), or end the user's
+        # streak; a row of another user is never touched.
+        self.bot_ok = bot.on_conflict_do_update(
+            index_elements=["bot_id"], set_={"consecutive_errors": 0, "updated_at": bot.excluded.updated_at},
+            where=(risk_bot_state.c.user_id == bot.excluded.user_id) & (risk_bot_state.c.consecutive_errors != 0),
+        )
+
+
+_STATEMENTS: dict[str, _Statements] = {}
+
+
+def _statements(conn: AsyncConnection) -> _Statements:
+    st = _STATEMENTS.get(conn.dialect.name)
+    if st is None:
+        st = _STATEMENTS[conn.dialect.name] = _Statements(conn)
+    return st
 
 
 @dataclass(frozen=True)
@@ -132,7 +168,7 @@ class RiskEngine:
             raise RiskRejected("kill_switch.global", "trading is halted platform-wide (global kill switch)")
         now = self.clock.now_ms()
         day = now // DAY_MS
-        row = await self._lock_user(conn, request.user_id, day, now)
+        row = await self._lock_user(conn, request.user_id, day, now, bot_id=request.bot_id)
         switch = await self.kill_switch.read_locked(conn)
         # Again after the lock wait: the control message may have landed meanwhile.
         if switch.blocks(request.reduce_only) or self.kill_switch.blocks(request.reduce_only):
@@ -152,51 +188,40 @@ class RiskEngine:
             realized_pnl_today=Decimal(row.realized_pnl_today) if same_day else ZERO,
             reduce_only=row.reduce_only,
             user_kill_switch=row.kill_switch,
-            bot_disabled=await self._bot_disabled(conn, request.bot_id),
+            bot_disabled=bool(request.bot_id) and row.bot_disabled_at is not None,
         )
         settings = await AccountService.load_settings(conn, request.user_id)
         check_order(request, usage, UserLimits.from_settings(settings), await self.plan(request.user_id), self.hard)
 
         opening = not request.reduce_only
-        await conn.execute(
-            update(risk_user_state).where(risk_user_state.c.user_id == request.user_id).values(
-                day=day,
-                trades_today=usage.trades_today + 1,
-                realized_pnl_today=usage.realized_pnl_today,
-                day_start_equity=usage.day_start_equity,
-                open_positions=usage.open_positions + (1 if opening and request.opens_position else 0),
-                exposure_usd=usage.exposure_usd + (request.notional_usd if opening else ZERO),
-                peak_equity=peak,
-                last_equity=equity if equity > 0 else row.last_equity,
-                updated_at=now,
-            )
-        )
+        await conn.execute(_statements(conn).update_user, dict(
+            b_user=request.user_id,
+            day=day,
+            trades_today=usage.trades_today + 1,
+            realized_pnl_today=usage.realized_pnl_today,
+            day_start_equity=usage.day_start_equity,
+            open_positions=usage.open_positions + (1 if opening and request.opens_position else 0),
+            exposure_usd=usage.exposure_usd + (request.notional_usd if opening else ZERO),
+            peak_equity=peak,
+            last_equity=equity if equity > 0 else row.last_equity,
+            updated_at=now,
+        ))
 
-    async def _lock_user(self, conn: AsyncConnection, user_id: str, day: int, now: int):
+    async def _lock_user(self, conn: AsyncConnection, user_id: str, day: int, now: int, *, bot_id: str | None = None):
+        """The user's row, locked (PostgreSQL: FOR UPDATE). With ``bot_id`` the row also carries
+        ``bot_disabled_at``, the bot's auto-disable stamp (NULL: enabled or unknown)."""
         # The first statement is a write: on SQLite it takes the write lock before anything is
         # read (no read-then-write race between connections); on PostgreSQL it makes sure the
         # row exists so FOR UPDATE has something to lock.
-        insert = _insert(conn)
-        await conn.execute(
-            insert(risk_user_state).values(
-                user_id=user_id, day=day, trades_today=0, realized_pnl_today=ZERO, day_start_equity=None,
-                open_positions=0, exposure_usd=ZERO, peak_equity=None, last_equity=None, reduce_only=False,
-                kill_switch=False, updated_at=now,
-            ).on_conflict_do_nothing(index_elements=["user_id"])
-        )
-        query = select(risk_user_state).where(risk_user_state.c.user_id == user_id)
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        return (await conn.execute(query)).one()
-
-    @staticmethod
-    async def _bot_disabled(conn: AsyncConnection, bot_id: str | None) -> bool:
-        if not bot_id:
-            return False
-        disabled_at = (await conn.execute(
-            select(risk_bot_state.c.disabled_at).where(risk_bot_state.c.bot_id == bot_id)
-        )).scalar()
-        return disabled_at is not None
+        st = _statements(conn)
+        await conn.execute(st.ensure_user, dict(
+            user_id=user_id, day=day, trades_today=0, realized_pnl_today=ZERO, day_start_equity=None,
+            open_positions=0, exposure_usd=ZERO, peak_equity=None, last_equity=None, reduce_only=False,
+            kill_switch=False, updated_at=now,
+        ))
+        if bot_id:
+            return (await conn.execute(st.user_and_bot, {"b_user": user_id, "b_bot": bot_id})).one()
+        return (await conn.execute(st.user, {"b_user": user_id})).one()
 
     # ------------------------------------------------------------------ order-path feedback
     async def release_order(self, conn: AsyncConnection, request: OrderRequest) -> None:
@@ -229,17 +254,16 @@ class RiskEngine:
         now = self.clock.now_ms()
         row = await self._lock_user(conn, user_id, now // DAY_MS, now)
         same_day = row.day == now // DAY_MS
-        await conn.execute(
-            update(risk_user_state).where(risk_user_state.c.user_id == user_id).values(
-                open_positions=max(row.open_positions - slots, 0),
-                exposure_usd=max(Decimal(row.exposure_usd) - exposure, ZERO),
-                realized_pnl_today=(Decimal(row.realized_pnl_today) if same_day else ZERO) + pnl,
-                trades_today=row.trades_today if same_day else 0,
-                day_start_equity=row.day_start_equity if same_day else None,
-                day=now // DAY_MS,
-                updated_at=now,
-            )
-        )
+        await conn.execute(_statements(conn).update_user, dict(
+            b_user=user_id,
+            open_positions=max(row.open_positions - slots, 0),
+            exposure_usd=max(Decimal(row.exposure_usd) - exposure, ZERO),
+            realized_pnl_today=(Decimal(row.realized_pnl_today) if same_day else ZERO) + pnl,
+            trades_today=row.trades_today if same_day else 0,
+            day_start_equity=row.day_start_equity if same_day else None,
+            day=now // DAY_MS,
+            updated_at=now,
+        ))
 
     async def on_broker_result(
         self, user_id: str, bot_id: str | None, ok: bool, *, conn: AsyncConnection | None = None
@@ -255,6 +279,10 @@ class RiskEngine:
 
     async def _broker_result(self, conn: AsyncConnection, user_id: str, bot_id: str, ok: bool) -> bool:
         now = self.clock.now_ms()
+        if ok:  # the common case, one statement: a success never disables
+            await conn.execute(_statements(conn).bot_ok, dict(bot_id=bot_id, user_id=user_id, consecutive_errors=0,
+                                                               disabled_at=None, updated_at=now))
+            return False
         insert = _insert(conn)
         await conn.execute(
             insert(risk_bot_state).values(bot_id=bot_id, user_id=user_id, consecutive_errors=0, disabled_at=None,

@@ -348,6 +348,7 @@ class TradingEngine:
         for account in self._accounts.values():
             await account.broker.close()
         await self.feed.close()
+        await self.orders.relay.drain()  # events still being published in the background
         await self.orders.relay.mark_published()
 
     async def run(self) -> None:

@@ -68,24 +68,45 @@ class PendingEvent:
     payload: bytes
 
 
+_FIELDS = {"orders": "order", "fills": "fill", "positions": "position", "notifications": "alert"}
+
+
 @dataclass
 class EventWriter:
-    """Collects the events of one unit of work; ``write`` puts them in the outbox (same
-    transaction), ``pending`` is what to publish once it committed."""
+    """Collects the events of one unit of work for the outbox; ``pending`` is what to publish
+    once the unit committed.
+
+    ``add`` writes one outbox row at once. ``stage`` only collects it, and ``write`` puts every
+    staged row in the outbox with one statement: the caller must ``write`` in the same
+    transaction before it commits (the order path does, at the end of each unit).
+    """
 
     now_ms: int
     pending: list[PendingEvent] = field(default_factory=list)
+    _rows: list[dict] = field(default_factory=list)
 
-    async def add(self, conn: AsyncConnection, user_id: str, kind: str, message) -> None:
+    def stage(self, user_id: str, kind: str, message) -> None:
         event_id = uuid.uuid4().hex
         envelope = trading_pb2.TradingEvent(event_id=event_id, time=self.now_ms, user_id=user_id)
-        getattr(envelope, {"orders": "order", "fills": "fill", "positions": "position", "notifications": "alert"}[kind]).CopyFrom(message)
+        getattr(envelope, _FIELDS[kind]).CopyFrom(message)
         payload = envelope.SerializeToString()
         subject = f"nija.user.{user_id}.{kind}"
-        await conn.execute(events.insert().values(
-            id=event_id, user_id=user_id, subject=subject, kind=kind, payload=payload, created_at=self.now_ms,
-        ))
+        self._rows.append(dict(id=event_id, user_id=user_id, subject=subject, kind=kind, payload=payload,
+                               created_at=self.now_ms))
         self.pending.append(PendingEvent(event_id, subject, payload))
+
+    async def write(self, conn: AsyncConnection) -> None:
+        """Insert the staged rows (in staging order: ``seq`` keeps it) in ``conn``'s transaction."""
+        if self._rows:
+            rows, self._rows = self._rows, []
+            await conn.execute(_INSERT_EVENT, rows)
+
+    async def add(self, conn: AsyncConnection, user_id: str, kind: str, message) -> None:
+        self.stage(user_id, kind, message)
+        await self.write(conn)
+
+
+_INSERT_EVENT = events.insert()
 
 
 class EventRelay:
@@ -93,6 +114,12 @@ class EventRelay:
 
     A crash between commit and publish leaves rows with ``published_at`` NULL; ``flush()`` at
     start-up sends them. Publishing twice is harmless: JetStream de-duplicates on the event id.
+
+    ``publish`` waits for JetStream's acks. ``post`` hands committed events to one background
+    publisher and returns at once (the order path uses it: its latency ends at the durable
+    outbox row, the ack follows asynchronously); ``drain`` waits until everything posted was
+    acked or failed. The publisher takes batches in the order they were posted and publishes
+    each subject's events in order, so a subject's events reach JetStream in commit order.
     """
 
     def __init__(self, db, bus, clock) -> None:
@@ -103,6 +130,8 @@ class EventRelay:
         self.mark_delay_s = 0.2
         self._to_mark: list[str] = []
         self._marker: asyncio.Task | None = None
+        self._posted: list[list[PendingEvent]] = []
+        self._publisher: asyncio.Task | None = None
 
     async def publish(self, pending: list[PendingEvent]) -> bool:
         """Publish and mark; False when the bus failed (the rows stay for the next flush)."""
@@ -131,6 +160,29 @@ class EventRelay:
         if self._marker is None or self._marker.done():
             self._marker = asyncio.create_task(self._mark_soon())
         return True
+
+    def post(self, pending: list[PendingEvent]) -> None:
+        """Queue committed events for the background publisher (never blocks, never raises)."""
+        if self.bus is None or not pending:
+            return
+        self._posted.append(pending)
+        if self._publisher is None or self._publisher.done():
+            self._publisher = asyncio.create_task(self._publish_posted(), name="trading-events")
+
+    async def _publish_posted(self) -> None:
+        while self._posted:
+            # One unit at a time; a backlog (the bus is slower than the order path) goes as one
+            # batch so its subjects are published concurrently.
+            if len(self._posted) == 1:
+                batch = self._posted.pop()
+            else:
+                batch, self._posted = [event for unit in self._posted for event in unit], []
+            await self.publish(batch)  # failures are logged; the rows stay for flush()
+
+    async def drain(self) -> None:
+        """Wait until every posted event was published (or failed and stays in the outbox)."""
+        while self._publisher is not None and not self._publisher.done():
+            await asyncio.shield(self._publisher)
 
     async def _mark_soon(self) -> None:
         await asyncio.sleep(self.mark_delay_s)

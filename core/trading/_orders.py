@@ -10,19 +10,28 @@ Invariants
 - A fill is recorded once per (account, venue fill id); positions and paper balances move only
   when a fill row is inserted, in the same transaction.
 - Every transition, fill and position change writes an event to the outbox in that
-  transaction; it is published after commit.
+  transaction; it is published after commit, in the background (``EventRelay.post``).
+- A venue that lives in this process (``capabilities["in_process"]``: paper) is called inside
+  the write-ahead transaction, and the venue's answer is recorded in that same transaction:
+  one commit per order instead of two. Nothing leaves the process before that commit, and the
+  in-process venue's book is rebuilt from ours on restart, so a crash before the commit leaves
+  no order anywhere (the replayed signal makes the same client order id) and a crash after it
+  leaves the accepted order, which reconciliation hands back to the venue. A rollback after the
+  venue took the order (the commit failed) takes it back out of the venue
+  (``discard_order``), so the two books never differ in this process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -31,6 +40,7 @@ from nija.core.money import decimal_to_str as decimal_str
 from nija.core.plugins.broker import (
     Broker,
     BrokerBadRequest,
+    BrokerError,
     BrokerNeedsOperator,
     BrokerOrderNotFound,
     BrokerOutcomeUnknown,
@@ -49,6 +59,33 @@ from nija.core.trading._tables import fills, orders, paper_balances, positions
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
 USD_LIKE = frozenset({"USD", "USDT", "USDC", "BUSD", "DAI"})
+
+# The hot statements, built once: executing a prebuilt statement with parameters skips building
+# and cache-keying a new statement object on every call (SQLAlchemy still caches the compiled
+# form per dialect).
+_INSERT_ORDER = orders.insert()
+_INSERT_FILL = fills.insert()
+_POSITION_QTY = select(positions.c.quantity).where(positions.c.bot_id == bindparam("b_bot"),
+                                                   positions.c.symbol == bindparam("b_symbol"))
+_POSITION_LOCKED = select(positions).where(positions.c.bot_id == bindparam("b_bot"),
+                                           positions.c.symbol == bindparam("b_symbol")).with_for_update()
+_UPDATE_POSITION = update(positions).where(positions.c.id == bindparam("b_id"))
+_INSERT_POSITION = positions.insert()
+_ORDER_LOCKED = select(orders).where(orders.c.id == bindparam("b_id")).with_for_update()
+_UPDATE_ORDER = update(orders).where(orders.c.id == bindparam("b_id"))
+_BALANCES = select(paper_balances.c.asset, paper_balances.c.total).where(
+    paper_balances.c.account_key == bindparam("b_key"))
+_BALANCES_LOCKED = select(paper_balances.c.asset, paper_balances.c.total).where(
+    paper_balances.c.account_key == bindparam("b_key"),
+    paper_balances.c.asset.in_(bindparam("b_assets", expanding=True))).with_for_update()
+_SET_BALANCE = update(paper_balances).where(
+    paper_balances.c.account_key == bindparam("b_key"), paper_balances.c.asset == bindparam("b_asset"),
+).values(total=bindparam("b_total"), updated_at=bindparam("b_now"))
+_ORDER_BY_CID = select(orders).where(orders.c.account_key == bindparam("b_key"),
+                                    orders.c.client_order_id == bindparam("b_cid")).with_for_update()
+_ORDER_BY_VENUE_ID = select(orders).where(orders.c.account_key == bindparam("b_key"),
+                                         orders.c.venue_order_id == bindparam("b_vid")).with_for_update()
+_FILLS_OF = select(fills.c.amount, fills.c.price, fills.c.fee_quote).where(fills.c.order_id == bindparam("b_id"))
 
 
 @dataclass(frozen=True)
@@ -99,6 +136,13 @@ class OrderManager:
         # Booking is serialised per account in this process (an engine tick and a cancel may
         # report the same fill at once); across processes the unique index decides.
         self._book_locks: dict[str, asyncio.Lock] = {}
+        # Risk engines that take the caller's connection record broker results in the order's
+        # own transaction (one commit less); older PreTradeChecks get their own.
+        try:
+            self._risk_takes_conn = "conn" in inspect.signature(risk.on_broker_result).parameters
+        except (TypeError, ValueError):
+            self._risk_takes_conn = False
+        self._fill_insert: dict[str, Any] = {}
 
     def _book_lock(self, account_key: str) -> asyncio.Lock:
         lock = self._book_locks.get(account_key)
@@ -124,16 +168,16 @@ class OrderManager:
     async def _equity_usd(self, conn: AsyncConnection, account: Account) -> Decimal:
         if not account.paper:
             return ZERO  # live equity comes from the venue; risk sizes against its own state then
-        rows = (await conn.execute(select(paper_balances.c.asset, paper_balances.c.total)
-                                   .where(paper_balances.c.account_key == account.key))).all()
+        rows = (await conn.execute(_BALANCES, {"b_key": account.key})).all()
         return sum(((r.total * (self._usd(r.asset) or ZERO)) for r in rows), ZERO)
 
     async def _transition(self, conn, writer: EventWriter, order: dict, target: OrderState, **values) -> dict:
         check_transition(OrderState(order["state"]), target)
         values.update(state=target.value, updated_at=writer.now_ms)
-        await conn.execute(update(orders).where(orders.c.id == order["id"]).values(**values))
+        # SET takes the columns named by the parameters.
+        await conn.execute(_UPDATE_ORDER, {"b_id": order["id"], **values})
         order = {**order, **values}
-        await writer.add(conn, order["user_id"], "orders", order_message(order))
+        writer.stage(order["user_id"], "orders", order_message(order))
         return order
 
     # ------------------------------------------------------------------------------ submit
@@ -156,26 +200,78 @@ class OrderManager:
             # Live equity is read from the venue before the transaction opens (no network call
             # while the database write lock is held).
             live_equity = None if account.paper else await self._venue_equity_usd(account)
+            in_process = bool(account.broker.capabilities.get("in_process"))
             try:
+                if in_process:
+                    return await self._submit_in_process(intent, account, cid)
                 order, pending = await self._write_ahead(intent, account, cid, live_equity)
             except RiskRejected as exc:
                 try:
                     order, pending = await self._record_rejected(intent, account, cid, f"{exc.rule}: {exc.message}")
                 except IntegrityError:
                     return await self._existing(cid)
-                await self.relay.publish(pending)
+                self.relay.post(pending)
                 raise
             except BrokerBadRequest as exc:
                 try:
                     order, pending = await self._record_rejected(intent, account, cid, exc.message)
                 except IntegrityError:
                     return await self._existing(cid)
-                await self.relay.publish(pending)
+                self.relay.post(pending)
                 return order
             except IntegrityError:
                 return await self._existing(cid)
-            await self.relay.publish(pending)
+            self.relay.post(pending)
             return await self._send(order, account)
+
+    async def _submit_in_process(self, intent: OrderIntent, account: Account, cid: str) -> dict:
+        """Write-ahead, risk, the venue call and the venue's answer in one transaction (see the
+        module's invariants: the venue is in this process, nothing leaves it before commit).
+        Risk rejections and the reduce-only check raise out of here like ``_write_ahead``."""
+        writer = EventWriter(self.clock.now_ms())
+        placed = False
+        deferred: BrokerError | None = None
+        try:
+            async with self.db.transaction() as conn:
+                order = await self._write_ahead_in(conn, writer, intent, account, cid, None)
+                placed = True  # from here on a rollback must take the order back out of the venue
+                try:
+                    venue = await account.broker.place_order(self._spec(order))
+                except BrokerBadRequest as exc:
+                    await self._report(order, False, conn)
+                    result = await self._reject_in(conn, writer, order, f"broker: {exc.message}")
+                except BrokerError as exc:
+                    # Refused for now / no answer / needs an operator: commit "submitted" as the
+                    # generic path would have, then let it decide (same client order id).
+                    deferred, result = exc, order
+                else:
+                    await self._report(order, True, conn)
+                    result = await self._settle_in(conn, writer, order, account, venue, list(venue.fills), fresh=True)
+                await writer.write(conn)
+        except BaseException:
+            if placed:
+                # Rolled back (or the commit's outcome is unknown): the venue must not keep an
+                # order our books do not have (a no-op when it never took it). Had the commit landed after all, the row stays
+                # "accepted" and the next reconciliation hands it back to the venue.
+                await self._discard(account, cid)
+            raise
+        self.relay.post(writer.pending)
+        if isinstance(deferred, BrokerOutcomeUnknown):
+            return await self.resolve(result, account)
+        if deferred is not None:
+            return await self._send(result, account)
+        return result
+
+    @staticmethod
+    async def _discard(account: Account, cid: str) -> None:
+        discard = getattr(account.broker, "discard_order", None)
+        try:
+            if discard is not None:
+                await discard(cid)
+            else:
+                await account.broker.cancel_order("", client_order_id=cid)
+        except Exception:  # noqa: BLE001 - the original error is the one to raise
+            log.exception("order %s: could not take it back from the in-process venue", cid)
 
     async def _existing(self, cid: str) -> dict:
         """The order a retried or replayed signal already made (never a second one)."""
@@ -203,36 +299,44 @@ class OrderManager:
         return sum((total * (self._usd(asset) or ZERO) for asset, (total, _free) in balances.items()), ZERO)
 
     async def _write_ahead(self, intent: OrderIntent, account: Account, cid: str, live_equity: Decimal | None = None):
-        now = self.clock.now_ms()
-        writer = EventWriter(now)
+        writer = EventWriter(self.clock.now_ms())
         async with self.db.transaction() as conn:
-            pos = (await conn.execute(select(positions.c.quantity).where(
-                positions.c.bot_id == intent.bot_id, positions.c.symbol == intent.symbol))).first()
-            opens = pos is None or pos.quantity == 0
-            if intent.reduce_only:
-                # Reduce-only is enforced here, on the bot's own book, whatever the venue offers.
-                held = pos.quantity if pos is not None else ZERO
-                reduces = (held > 0 and intent.side == "sell") or (held < 0 and intent.side == "buy")
-                if not reduces or intent.amount > abs(held):
-                    raise BrokerBadRequest(f"reduce-only {intent.side} of {decimal_str(intent.amount)} exceeds the "
-                                           f"bot's position of {decimal_str(held)} {intent.symbol}")
-            equity = live_equity if live_equity is not None else await self._equity_usd(conn, account)
-            # Risk first: it counts this order on the same connection, so a rollback (crash,
-            # rejection) un-counts it.
-            await self.risk.pre_trade(conn, self._risk_request(intent, account, equity, opens))
-            order = dict(
-                id=str(uuid.uuid4()), user_id=intent.user_id, bot_id=intent.bot_id, account_key=account.key,
-                broker=account.broker.name, broker_connection_id=account.connection_id, client_order_id=cid,
-                signal_id=intent.signal_id[:200], symbol=intent.symbol, side=intent.side, type=intent.type,
-                amount=intent.amount, price=intent.price, stop_price=intent.stop_price, post_only=intent.post_only,
-                reduce_only=intent.reduce_only, state=OrderState.NEW.value, venue_order_id=None, filled=ZERO,
-                average_price=None, fee=ZERO, reason=None, flags=None, created_at=now, updated_at=now,
-            )
-            await conn.execute(orders.insert().values(**order))
-            # "submitted" is persisted before the broker is called: after a crash this row says
-            # "maybe sent", and only a fetch by client order id settles it.
-            order = await self._transition(conn, writer, order, OrderState.SUBMITTED)
+            order = await self._write_ahead_in(conn, writer, intent, account, cid, live_equity)
+            await writer.write(conn)
         return order, writer.pending
+
+    async def _write_ahead_in(self, conn, writer: EventWriter, intent: OrderIntent, account: Account, cid: str,
+                              live_equity: Decimal | None) -> dict:
+        """Risk counts the order and its row is inserted as ``submitted``, in ``conn``."""
+        now = writer.now_ms
+        pos = (await conn.execute(_POSITION_QTY, {"b_bot": intent.bot_id, "b_symbol": intent.symbol})).first()
+        opens = pos is None or pos.quantity == 0
+        if intent.reduce_only:
+            # Reduce-only is enforced here, on the bot's own book, whatever the venue offers.
+            held = pos.quantity if pos is not None else ZERO
+            reduces = (held > 0 and intent.side == "sell") or (held < 0 and intent.side == "buy")
+            if not reduces or intent.amount > abs(held):
+                raise BrokerBadRequest(f"reduce-only {intent.side} of {decimal_str(intent.amount)} exceeds the "
+                                       f"bot's position of {decimal_str(held)} {intent.symbol}")
+        equity = live_equity if live_equity is not None else await self._equity_usd(conn, account)
+        # Risk first: it counts this order on the same connection, so a rollback (crash,
+        # rejection) un-counts it.
+        await self.risk.pre_trade(conn, self._risk_request(intent, account, equity, opens))
+        order = dict(
+            id=str(uuid.uuid4()), user_id=intent.user_id, bot_id=intent.bot_id, account_key=account.key,
+            broker=account.broker.name, broker_connection_id=account.connection_id, client_order_id=cid,
+            signal_id=intent.signal_id[:200], symbol=intent.symbol, side=intent.side, type=intent.type,
+            amount=intent.amount, price=intent.price, stop_price=intent.stop_price, post_only=intent.post_only,
+            reduce_only=intent.reduce_only, state=OrderState.SUBMITTED.value, venue_order_id=None, filled=ZERO,
+            average_price=None, fee=ZERO, reason=None, flags=None, created_at=now, updated_at=now,
+        )
+        # Inserted as "submitted" (new -> submitted in one statement: no one can see "new"
+        # in between). "submitted" is persisted before the broker is called: after a crash
+        # this row says "maybe sent", and only a fetch by client order id settles it.
+        check_transition(OrderState.NEW, OrderState.SUBMITTED)
+        await conn.execute(_INSERT_ORDER, order)
+        writer.stage(order["user_id"], "orders", order_message(order))
+        return order
 
     async def _record_rejected(self, intent: OrderIntent, account: Account, cid: str, reason: str):
         now = self.clock.now_ms()
@@ -246,7 +350,7 @@ class OrderManager:
             average_price=None, fee=ZERO, reason=reason, flags=None, created_at=now, updated_at=now,
         )
         async with self.db.transaction() as conn:
-            await conn.execute(orders.insert().values(**order))
+            await conn.execute(_INSERT_ORDER, order)
             await writer.add(conn, order["user_id"], "orders", order_message(order))
         return order, writer.pending
 
@@ -257,9 +361,12 @@ class OrderManager:
             post_only=order["post_only"], reduce_only=order["reduce_only"],
         )
 
-    async def _report(self, order: dict, ok: bool) -> None:
+    async def _report(self, order: dict, ok: bool, conn=None) -> None:
         try:
-            await self.risk.on_broker_result(order["user_id"], order["bot_id"], ok)
+            if conn is not None and self._risk_takes_conn:
+                await self.risk.on_broker_result(order["user_id"], order["bot_id"], ok, conn=conn)
+            else:
+                await self.risk.on_broker_result(order["user_id"], order["bot_id"], ok)
         except Exception:  # noqa: BLE001 - risk bookkeeping must not lose the order's outcome
             log.exception("risk.on_broker_result failed for order %s", order["client_order_id"])
 
@@ -294,13 +401,19 @@ class OrderManager:
             current = _row((await conn.execute(select(orders).where(orders.c.id == order["id"]))).first())
             if OrderState(current["state"]).final:
                 return current
-            result = await self._transition(conn, writer, current, state, reason=reason[:500])
-            release = getattr(self.risk, "release_order", None)
-            if release is not None and current["filled"] == 0:
-                account_stub = Account(current["account_key"], None, paper=current["broker"] == "paper")  # type: ignore[arg-type]
-                intent = _intent_of(current)
-                await release(conn, self._risk_request(intent, account_stub, ZERO, True))
-        await self.relay.publish(writer.pending)
+            result = await self._reject_in(conn, writer, current, reason, state)
+            await writer.write(conn)
+        self.relay.post(writer.pending)
+        return result
+
+    async def _reject_in(self, conn, writer: EventWriter, current: dict, reason: str,
+                         state: OrderState = OrderState.REJECTED) -> dict:
+        result = await self._transition(conn, writer, current, state, reason=reason[:500])
+        release = getattr(self.risk, "release_order", None)
+        if release is not None and current["filled"] == 0:
+            account_stub = Account(current["account_key"], None, paper=current["broker"] == "paper")  # type: ignore[arg-type]
+            intent = _intent_of(current)
+            await release(conn, self._risk_request(intent, account_stub, ZERO, True))
         return result
 
     # ------------------------------------------------------------------------------ resolve
@@ -357,10 +470,10 @@ class OrderManager:
         for f in venue_fills:
             writer = EventWriter(self.clock.now_ms())
             async with self._book_lock(account.key), self.db.transaction() as conn:
-                q = select(orders).where(orders.c.account_key == account.key)
-                q = q.where(orders.c.client_order_id == f.client_order_id) if f.client_order_id else \
-                    q.where(orders.c.venue_order_id == f.order_id)
-                r = (await conn.execute(q.with_for_update())).first()
+                if f.client_order_id:
+                    r = (await conn.execute(_ORDER_BY_CID, {"b_key": account.key, "b_cid": f.client_order_id})).first()
+                else:
+                    r = (await conn.execute(_ORDER_BY_VENUE_ID, {"b_key": account.key, "b_vid": f.order_id})).first()
                 if r is None:
                     log.warning("fill %s of unknown order %s on %s: flagged, not booked", f.fill_id, f.order_id,
                                 account.key)
@@ -376,7 +489,8 @@ class OrderManager:
                     if not OrderState(current["state"]).final:
                         await self._transition(conn, writer, current, target, filled=filled, fee=fee, average_price=avg,
                                                venue_order_id=current["venue_order_id"] or f.order_id)
-            await self.relay.publish(writer.pending)
+                await writer.write(conn)
+            self.relay.post(writer.pending)
         return new
 
     async def _settle(self, order: dict, account: Account, venue: VenueOrder, venue_fills: list[VenueFill]) -> dict:
@@ -393,44 +507,62 @@ class OrderManager:
     async def _settle_once(self, order: dict, account: Account, venue: VenueOrder, venue_fills: list[VenueFill]) -> dict:
         writer = EventWriter(self.clock.now_ms())
         async with self.db.transaction() as conn:
-            current = _row((await conn.execute(select(orders).where(orders.c.id == order["id"]).with_for_update())).first())
-            await self._book_fills(conn, writer, current, account, venue_fills)
-            rows = (await conn.execute(select(fills.c.amount, fills.c.price, fills.c.fee_quote)
-                                       .where(fills.c.order_id == current["id"]))).all()
-            filled = sum((r.amount for r in rows), ZERO)
-            fee = sum((r.fee_quote for r in rows), ZERO)
-            avg = (sum((r.amount * r.price for r in rows), ZERO) / filled) if filled else venue.average
-            # The venue's status with *our* recorded fills: never claim more than we booked.
-            target = state_from_venue(venue.status, max(filled, ZERO), current["amount"])
-            if venue.status == "closed" and filled < current["amount"] and venue.filled >= current["amount"]:
-                target = OrderState.PARTIALLY_FILLED if filled > 0 else OrderState.ACCEPTED
-            state = OrderState(current["state"])
-            values = dict(filled=filled, fee=fee, average_price=avg, venue_order_id=venue.order_id)
-            if state.final:
-                result = current
-            elif target == state and target != OrderState.PARTIALLY_FILLED and current["filled"] == filled:
-                await conn.execute(update(orders).where(orders.c.id == current["id"]).values(**values))
-                result = {**current, **values}
-            else:
-                if target == OrderState.PARTIALLY_FILLED and state == OrderState.PARTIALLY_FILLED and current["filled"] == filled:
-                    result = current
-                else:
-                    result = await self._transition(conn, writer, current, target, **values)
-        await self.relay.publish(writer.pending)
+            current = _row((await conn.execute(_ORDER_LOCKED, {"b_id": order["id"]})).first())
+            result = await self._settle_in(conn, writer, current, account, venue, venue_fills)
+            await writer.write(conn)
+        self.relay.post(writer.pending)
         return result
 
+    async def _settle_in(self, conn, writer: EventWriter, current: dict, account: Account, venue: VenueOrder,
+                         venue_fills: list[VenueFill], *, fresh: bool = False) -> dict:
+        """Book ``venue_fills`` and move ``current`` (locked in ``conn``) to the venue's state.
+        ``fresh``: the order row was inserted in this transaction, so the fills booked here are
+        all it has (no need to read them back)."""
+        booked = await self._book_fills(conn, writer, current, account, venue_fills)
+        if fresh:
+            rows = [(f["amount"], f["price"], f["fee_quote"]) for f in booked]
+        else:
+            rows = [tuple(r) for r in (await conn.execute(_FILLS_OF, {"b_id": current["id"]})).all()]
+        filled = sum((a for a, _, _ in rows), ZERO)
+        fee = sum((q for _, _, q in rows), ZERO)
+        avg = (sum((a * p for a, p, _ in rows), ZERO) / filled) if filled else venue.average
+        # The venue's status with *our* recorded fills: never claim more than we booked.
+        target = state_from_venue(venue.status, max(filled, ZERO), current["amount"])
+        if venue.status == "closed" and filled < current["amount"] and venue.filled >= current["amount"]:
+            target = OrderState.PARTIALLY_FILLED if filled > 0 else OrderState.ACCEPTED
+        state = OrderState(current["state"])
+        values = dict(filled=filled, fee=fee, average_price=avg, venue_order_id=venue.order_id)
+        if state.final:
+            return current
+        if target == state and target != OrderState.PARTIALLY_FILLED and current["filled"] == filled:
+            await conn.execute(_UPDATE_ORDER, {"b_id": current["id"], **values})
+            return {**current, **values}
+        if target == OrderState.PARTIALLY_FILLED and state == OrderState.PARTIALLY_FILLED and current["filled"] == filled:
+            return current
+        return await self._transition(conn, writer, current, target, **values)
+
+    def _insert_fill_once(self, conn):
+        """``INSERT … ON CONFLICT (account_key, venue_fill_id) DO NOTHING`` for ``conn``'s
+        dialect: a fill already booked (retry, replay, another process) inserts nothing."""
+        name = conn.dialect.name
+        stmt = self._fill_insert.get(name)
+        if stmt is None:
+            if name == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert
+            else:
+                from sqlalchemy.dialects.sqlite import insert
+            stmt = self._fill_insert[name] = insert(fills).on_conflict_do_nothing(
+                index_elements=["account_key", "venue_fill_id"])
+        return stmt
+
     async def _book_fills(self, conn, writer: EventWriter, order: dict, account: Account,
-                          venue_fills: Sequence[VenueFill]) -> int:
+                          venue_fills: Sequence[VenueFill]) -> list[dict]:
+        """Book the fills not booked yet; returns the fill rows inserted."""
         base, quote = split_symbol(order["symbol"])
-        booked = 0
+        booked: list[dict] = []
         for f in venue_fills:
-            exists = (await conn.execute(select(fills.c.id).where(
-                fills.c.account_key == account.key, fills.c.venue_fill_id == f.fill_id))).first()
-            if exists is not None:
-                continue
             fee_quote = fee_in_quote(f.fee, f.fee_asset, base, f.price)
-            prow = (await conn.execute(select(positions).where(
-                positions.c.bot_id == order["bot_id"], positions.c.symbol == order["symbol"]).with_for_update())).first()
+            prow = (await conn.execute(_POSITION_LOCKED, {"b_bot": order["bot_id"], "b_symbol": order["symbol"]})).first()
             pos = Position(order["bot_id"], order["symbol"])
             if prow is not None:
                 pos.quantity, pos.avg_entry_price = prow.quantity, prow.average_entry
@@ -445,24 +577,25 @@ class OrderManager:
                 symbol=order["symbol"], side=f.side, price=f.price, amount=f.amount, fee=f.fee, fee_asset=f.fee_asset,
                 fee_quote=fee_quote, realized_pnl=realized, executed_at=f.timestamp,
             )
-            await conn.execute(fills.insert().values(**fill_row))
+            # The unique (account, venue fill id) decides "booked already" (nothing was written
+            # for this fill before this statement, so skipping it leaves no trace).
+            if (await conn.execute(self._insert_fill_once(conn), fill_row)).rowcount == 0:
+                continue
             pvalues = dict(quantity=pos.quantity, average_entry=pos.avg_entry_price, realized_pnl=pos.realized_pnl,
                            fees=pos.fees, mark_price=f.price, updated_at=writer.now_ms)
             if prow is None:
-                pid = str(uuid.uuid4())
-                await conn.execute(positions.insert().values(id=pid, user_id=order["user_id"], bot_id=order["bot_id"],
-                                                             symbol=order["symbol"], **pvalues))
+                await conn.execute(_INSERT_POSITION, dict(id=str(uuid.uuid4()), user_id=order["user_id"],
+                                                          bot_id=order["bot_id"], symbol=order["symbol"], **pvalues))
             else:
-                pid = prow.id
-                await conn.execute(update(positions).where(positions.c.id == pid).values(**pvalues))
+                await conn.execute(_UPDATE_POSITION, {"b_id": prow.id, **pvalues})
             if account.paper:
-                for asset, delta in balance_changes(f.side, f.amount, f.price, f.fee, f.fee_asset, base, quote).items():
-                    await _add_balance(conn, account.key, asset, delta, writer.now_ms)
+                await _add_balances(conn, account.key, balance_changes(f.side, f.amount, f.price, f.fee, f.fee_asset,
+                                                                       base, quote), writer.now_ms)
             await self._release_position(conn, order, was_open, pos.quantity, f, realized - fee_quote, quote)
-            await writer.add(conn, order["user_id"], "fills", trade_message(fill_row))
-            await writer.add(conn, order["user_id"], "positions", position_message(
+            writer.stage(order["user_id"], "fills", trade_message(fill_row))
+            writer.stage(order["user_id"], "positions", position_message(
                 dict(symbol=order["symbol"], bot_id=order["bot_id"], **pvalues)))
-            booked += 1
+            booked.append(fill_row)
         return booked
 
     async def _release_position(self, conn, order: dict, before: Decimal, after: Decimal, f: VenueFill,
@@ -495,7 +628,7 @@ class OrderManager:
         async with self.db.transaction() as conn:
             await writer.add(conn, user_id, "notifications",
                              trading_pb2.Alert(bot_id=bot_id, symbol=symbol, code=code, message=message[:500]))
-        await self.relay.publish(writer.pending)
+        self.relay.post(writer.pending)
 
     async def fills_of(self, order: dict) -> list[VenueFill]:
         """The fills we booked for ``order``, as the venue reported them."""
@@ -528,12 +661,18 @@ def _intent_of(order: dict) -> OrderIntent:
                        reduce_only=order["reduce_only"])
 
 
-async def _add_balance(conn: AsyncConnection, account_key: str, asset: str, delta: Decimal, now: int) -> None:
-    row = (await conn.execute(select(paper_balances.c.total).where(
-        paper_balances.c.account_key == account_key, paper_balances.c.asset == asset).with_for_update())).first()
-    if row is None:
-        await conn.execute(paper_balances.insert().values(account_key=account_key, asset=asset, total=delta, updated_at=now))
-    else:
-        await conn.execute(update(paper_balances).where(
-            paper_balances.c.account_key == account_key, paper_balances.c.asset == asset,
-        ).values(total=row.total + delta, updated_at=now))
+async def _add_balances(conn: AsyncConnection, account_key: str, changes: dict[str, Decimal], now: int) -> None:
+    """Add ``changes`` (asset -> delta) to the account's paper balances: one locked read of the
+    assets involved, one batched update, an insert for an asset the account never held."""
+    if not changes:
+        return
+    current = {r.asset: r.total for r in (await conn.execute(
+        _BALANCES_LOCKED, {"b_key": account_key, "b_assets": sorted(changes)})).all()}
+    updates = [{"b_key": account_key, "b_asset": a, "b_total": current[a] + d, "b_now": now}
+               for a, d in changes.items() if a in current]
+    if updates:
+        await conn.execute(_SET_BALANCE, updates)
+    for asset, delta in changes.items():
+        if asset not in current:
+            await conn.execute(paper_balances.insert().values(account_key=account_key, asset=asset, total=delta,
+                                                              updated_at=now))

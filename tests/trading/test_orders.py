@@ -124,6 +124,7 @@ async def test_market_order_fills_on_next_candle_and_books_position_balance_and_
     assert bal["ETH"] == Decimal("0.5")  # no starting rows here: the engine writes those
     assert bal["BTC"] == -(Decimal("0.5") * final["average_price"]) - final["fee"]
     assert kinds == ["orders", "orders", "fills", "positions", "orders"]
+    await manager.relay.drain()  # published in the background after each commit
     subjects = [s for s, _, _ in bus.published]
     assert subjects == [f"nija.user.{user}.{k}" for k in kinds]
     assert len({eid for _, _, eid in bus.published}) == len(bus.published)
@@ -183,7 +184,33 @@ async def test_risk_rejection_is_recorded_with_the_rule_and_never_reaches_the_br
     order = await manager.get(client_order_id(bot, "s1"))
     assert order["state"] == "rejected" and order["reason"].startswith("max_positions")
     assert await account.broker.fetch_open_orders() == []
+    await manager.relay.drain()
     assert trading_pb2.TradingEvent.FromString(bus.published[-1][1]).order.state == "rejected"
+
+
+class FailsAfterPlacing(PaperBroker):
+    """An in-process venue that takes the order and then fails: the order's transaction rolls back."""
+
+    async def place_order(self, spec):
+        await super().place_order(spec)
+        raise RuntimeError("plugin bug after placing")
+
+
+async def test_in_process_submit_is_one_transaction_and_a_rollback_takes_the_order_back_out_of_the_venue(db):
+    feed, user, account, manager, bus = _setup(db)
+    bot = str(uuid.uuid4())
+    failing = Account(account.key, FailsAfterPlacing(account.broker.context), paper=True)
+    with pytest.raises(RuntimeError):
+        await manager.submit(_intent(user, bot), failing)
+    assert await manager.get(client_order_id(bot, "s1")) is None  # nothing committed
+    assert await failing.broker.fetch_open_orders() == []  # and the venue forgot it
+    await _advance(feed, failing, manager)
+    assert failing.broker.balances == account.broker.balances  # nothing filled
+    # The replayed signal (same client order id) is placed normally afterwards, once.
+    order = await manager.submit(_intent(user, bot), account)
+    assert order["state"] == "accepted" and order["venue_order_id"] == f"paper-{order['client_order_id']}"
+    again = await manager.submit(_intent(user, bot), account)
+    assert again["id"] == order["id"] and len(await account.broker.fetch_open_orders()) == 1
 
 
 async def test_broker_refusal_rejects_the_order(db):

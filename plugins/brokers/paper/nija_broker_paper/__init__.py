@@ -8,6 +8,8 @@ by the candle's volume), stop orders trigger on the range. Maker/taker fees in t
 The venue lives in this process (``capabilities["in_process"]``): balances are persisted by
 core from the fills this broker reports and handed back in ``context.state["balances"]``;
 resting orders are handed back through :meth:`PaperBroker.restore_open_orders` after a restart.
+Because the venue is in the process, core calls it inside the order's transaction; when that
+transaction rolls back, :meth:`PaperBroker.discard_order` takes the order back out.
 Time comes from the injected clock and the market data only, so runs are deterministic.
 """
 
@@ -76,6 +78,9 @@ class PaperBroker(Broker):
         start = opts.get("balances") or DEFAULT_BALANCES
         self.balances: dict[str, Decimal] = dict(balances) if balances else {k: Decimal(v) for k, v in start.items()}
         self._orders: dict[str, _Resting] = {}
+        # The resting ones only (what matching and reservations look at): the book of every
+        # order ever placed stays in ``_orders`` for fetches by client order id.
+        self._open: dict[str, _Resting] = {}
         self._fills: list[VenueFill] = []
 
     # ---------------------------------------------------------------------------- reads
@@ -86,7 +91,7 @@ class PaperBroker(Broker):
 
     def _reserved(self) -> dict[str, Decimal]:
         out: dict[str, Decimal] = {}
-        for r in self._orders.values():
+        for r in self._open.values():
             if r.status != "open":
                 continue
             base, quote = r.spec.symbol.split("/")
@@ -136,7 +141,15 @@ class PaperBroker(Broker):
                       submitted_ts_ms=last.timestamp)
         resting = _Resting(spec, order)
         self._orders[spec.client_order_id] = resting
+        self._open[spec.client_order_id] = resting
         return resting.view()
+
+    async def discard_order(self, client_order_id: str) -> None:
+        """Forget an order placed in a transaction that rolled back (it never existed)."""
+        r = self._orders.get(client_order_id)
+        if r is not None and not r.fills:
+            del self._orders[client_order_id]
+            self._open.pop(client_order_id, None)
 
     def _find(self, order_id: str | None, client_order_id: str | None) -> _Resting:
         if client_order_id and client_order_id in self._orders:
@@ -150,6 +163,7 @@ class PaperBroker(Broker):
         r = self._find(order_id, client_order_id)
         if r.status == "open":
             r.status = "canceled"
+            self._open.pop(r.spec.client_order_id, None)
         return r.view()
 
     async def fetch_order(self, symbol: str, *, order_id: str | None = None,
@@ -157,7 +171,7 @@ class PaperBroker(Broker):
         return self._find(order_id, client_order_id).view()
 
     async def fetch_open_orders(self, symbol: str | None = None) -> Sequence[VenueOrder]:
-        return [r.view() for r in self._orders.values() if r.status == "open" and symbol in (None, r.spec.symbol)]
+        return [r.view() for r in self._open.values() if r.status == "open" and symbol in (None, r.spec.symbol)]
 
     async def fetch_fills(self, symbol: str, since: int) -> Sequence[VenueFill]:
         return [f for f in self._fills if f.symbol == symbol and f.timestamp >= since]
@@ -167,7 +181,7 @@ class PaperBroker(Broker):
         """Offer ``candle`` to every resting order of ``symbol``; returns the new fills."""
         mc = ModelCandle(candle.timestamp, candle.open, candle.high, candle.low, candle.close, candle.volume)
         out: list[VenueFill] = []
-        for r in list(self._orders.values()):
+        for r in list(self._open.values()):
             if r.status != "open" or r.spec.symbol != symbol or candle.timestamp <= r.order.submitted_ts_ms:
                 continue
             remaining = r.spec.amount - r.filled
@@ -185,6 +199,7 @@ class PaperBroker(Broker):
             self._book(vf)
             if r.filled >= r.spec.amount:
                 r.status = "closed"
+                del self._open[r.spec.client_order_id]
             out.append(vf)
         return out
 
@@ -206,6 +221,8 @@ class PaperBroker(Broker):
                           stop_price=o.price if o.type == "stop_loss" else None, submitted_ts_ms=o.timestamp)
             resting = _Resting(spec, order, fills=list(o.fills), candles_seen=1 if o.filled else 0)
             self._orders[o.client_order_id] = resting
+            if resting.status == "open":
+                self._open[o.client_order_id] = resting
             self._fills.extend(o.fills)
 
 
