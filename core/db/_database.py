@@ -10,6 +10,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from nija.core.db import _sqlite
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -28,6 +30,8 @@ def _on_sqlite_connect(dbapi_conn, _record) -> None:  # pragma: no cover - drive
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+    # From here on every statement is one trip to aiosqlite's thread (core/db/_sqlite.py).
+    _sqlite.install(dbapi_conn)
 
 
 def _on_sqlite_reset(dbapi_conn, _record, _state) -> None:  # pragma: no cover - pool callback

@@ -70,17 +70,17 @@ class _Statements:
 
     def __init__(self, conn: AsyncConnection) -> None:
         insert = _insert(conn)
-        pg = conn.dialect.name == "postgresql"
-        self.ensure_user = insert(risk_user_state).on_conflict_do_nothing(index_elements=["user_id"])
-        user = risk_user_state.c.user_id == bindparam("b_user")
-        self.user = select(risk_user_state).where(user)
-        # The row with the bot's auto-disable stamp: one round trip for both.
+        # The user's row in one statement: inserted when missing, else "updated" (updated_at,
+        # which the caller sets again) and returned. Being a write it takes SQLite's write lock
+        # before anything is read, and on PostgreSQL ON CONFLICT DO UPDATE locks the row like
+        # FOR UPDATE until the transaction ends.
+        upsert = insert(risk_user_state)
+        upsert = upsert.on_conflict_do_update(index_elements=["user_id"], set_={"updated_at": upsert.excluded.updated_at})
+        self.lock_user = upsert.returning(*risk_user_state.c)
+        # ... with the bot's auto-disable stamp on the same row (NULL: enabled or unknown).
         disabled = select(risk_bot_state.c.disabled_at).where(risk_bot_state.c.bot_id == bindparam("b_bot"))
-        self.user_and_bot = select(risk_user_state, disabled.scalar_subquery().label("bot_disabled_at")).where(user)
-        if pg:
-            self.user = self.user.with_for_update()
-            self.user_and_bot = self.user_and_bot.with_for_update(of=risk_user_state)
-        self.update_user = update(risk_user_state).where(user)  # SET: the columns in the parameters
+        self.lock_user_and_bot = upsert.returning(*risk_user_state.c, disabled.scalar_subquery().label("bot_disabled_at"))
+        self.update_user = update(risk_user_state).where(risk_user_state.c.user_id == bindparam("b_user"))
         bot = insert(risk_bot_state)
         # A success: claim the bot for the user if no one has (streak 0), or end the user's
         # streak; a row of another user is never touched.
@@ -210,18 +210,15 @@ class RiskEngine:
     async def _lock_user(self, conn: AsyncConnection, user_id: str, day: int, now: int, *, bot_id: str | None = None):
         """The user's row, locked (PostgreSQL: FOR UPDATE). With ``bot_id`` the row also carries
         ``bot_disabled_at``, the bot's auto-disable stamp (NULL: enabled or unknown)."""
-        # The first statement is a write: on SQLite it takes the write lock before anything is
-        # read (no read-then-write race between connections); on PostgreSQL it makes sure the
-        # row exists so FOR UPDATE has something to lock.
+        # One write: on SQLite it takes the write lock before anything is read (no
+        # read-then-write race between connections); on PostgreSQL it locks the row.
         st = _statements(conn)
-        await conn.execute(st.ensure_user, dict(
-            user_id=user_id, day=day, trades_today=0, realized_pnl_today=ZERO, day_start_equity=None,
-            open_positions=0, exposure_usd=ZERO, peak_equity=None, last_equity=None, reduce_only=False,
-            kill_switch=False, updated_at=now,
-        ))
+        values = dict(user_id=user_id, day=day, trades_today=0, realized_pnl_today=ZERO, day_start_equity=None,
+                      open_positions=0, exposure_usd=ZERO, peak_equity=None, last_equity=None, reduce_only=False,
+                      kill_switch=False, updated_at=now)
         if bot_id:
-            return (await conn.execute(st.user_and_bot, {"b_user": user_id, "b_bot": bot_id})).one()
-        return (await conn.execute(st.user, {"b_user": user_id})).one()
+            return (await conn.execute(st.lock_user_and_bot, {**values, "b_bot": bot_id})).one()
+        return (await conn.execute(st.lock_user, values)).one()
 
     # ------------------------------------------------------------------ order-path feedback
     async def release_order(self, conn: AsyncConnection, request: OrderRequest) -> None:

@@ -1,0 +1,56 @@
+"""core/db/_sqlite.py: every statement is one trip to aiosqlite's thread, with the same results
+and errors as SQLAlchemy's own cursor (a real SQLite file)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from nija.core.db import Database
+
+
+@pytest.fixture
+async def db(tmp_path):
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'one-trip.db'}")
+    async with database.transaction() as conn:
+        await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT UNIQUE)"))
+    yield database
+    await database.close()
+
+
+async def test_reads_writes_many_and_errors_behave_as_before(db):
+    async with db.transaction() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert type(conn.sync_connection.connection.dbapi_connection).__name__ == "OneTripConnection"
+        trips = []
+        original = raw._execute
+
+        async def counting(fn, *args, **kwargs):
+            trips.append(getattr(fn, "__name__", fn))
+            return await original(fn, *args, **kwargs)
+
+        raw._execute = counting
+        done = await conn.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": "a"})
+        assert done.rowcount == 1 and done.lastrowid == 1
+        await conn.execute(text("INSERT INTO t (v) VALUES (:v)"), [{"v": "b"}, {"v": "c"}])
+        rows = (await conn.execute(text("SELECT id, v FROM t ORDER BY id"))).all()
+        assert [tuple(r) for r in rows] == [(1, "a"), (2, "b"), (3, "c")]
+        assert (await conn.execute(text("SELECT v FROM t WHERE id = 2"))).scalar() == "b"
+        assert (await conn.execute(text("UPDATE t SET v = 'z' WHERE id = 3"))).rowcount == 1
+        assert trips == ["_run"] * 5  # one trip per statement
+        raw._execute = original
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as conn:
+            await conn.execute(text("INSERT INTO t (v) VALUES ('a')"))
+    async with db.transaction() as conn:  # the failed transaction left nothing behind
+        assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 3
+
+
+async def test_an_unfinished_transaction_is_rolled_back_when_the_connection_returns(db):
+    async with db.engine.connect() as conn:  # never committed
+        await conn.execute(text("INSERT INTO t (v) VALUES ('lost')"))
+    async with db.transaction() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+        mode = (await conn.execute(text("PRAGMA synchronous"))).scalar()
+    assert mode == 1  # NORMAL (WAL): see docs/trading.md, "Durability and latency"
