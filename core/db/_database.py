@@ -34,10 +34,13 @@ def _on_sqlite_connect(dbapi_conn, _record) -> None:  # pragma: no cover - drive
     _sqlite.install(dbapi_conn)
 
 
-def _on_sqlite_reset(dbapi_conn, _record, _state) -> None:  # pragma: no cover - pool callback
+def _on_sqlite_reset(dbapi_conn, _record, state) -> None:  # pragma: no cover - pool callback
     # The pool's default reset is a ROLLBACK on every check-in, one more trip to aiosqlite's
     # thread after each COMMIT. Roll back only what is still open (SQLAlchemy's Connection
-    # already rolled back a transaction it closed; sqlite3 knows whether one is open).
+    # already rolled back a transaction it closed; sqlite3 knows whether one is open). A
+    # connection being thrown away (or collected outside the event loop) is closed instead.
+    if state.terminate_only or not state.asyncio_safe:
+        return
     inner = getattr(dbapi_conn, "_connection", None)
     if getattr(inner, "in_transaction", True):
         dbapi_conn.rollback()

@@ -75,11 +75,13 @@ class _Statements:
         # before anything is read, and on PostgreSQL ON CONFLICT DO UPDATE locks the row like
         # FOR UPDATE until the transaction ends.
         upsert = insert(risk_user_state)
-        upsert = upsert.on_conflict_do_update(index_elements=["user_id"], set_={"updated_at": upsert.excluded.updated_at})
+        upsert = upsert.on_conflict_do_update(index_elements=["user_id"],
+                                              set_={"updated_at": upsert.excluded.updated_at})
         self.lock_user = upsert.returning(*risk_user_state.c)
         # ... with the bot's auto-disable stamp on the same row (NULL: enabled or unknown).
         disabled = select(risk_bot_state.c.disabled_at).where(risk_bot_state.c.bot_id == bindparam("b_bot"))
-        self.lock_user_and_bot = upsert.returning(*risk_user_state.c, disabled.scalar_subquery().label("bot_disabled_at"))
+        self.lock_user_and_bot = upsert.returning(*risk_user_state.c,
+                                                  disabled.scalar_subquery().label("bot_disabled_at"))
         self.update_user = update(risk_user_state).where(risk_user_state.c.user_id == bindparam("b_user"))
         bot = insert(risk_bot_state)
         # A success: claim the bot for the user if no one has (streak 0), or end the user's

@@ -64,7 +64,6 @@ USD_LIKE = frozenset({"USD", "USDT", "USDC", "BUSD", "DAI"})
 # and cache-keying a new statement object on every call (SQLAlchemy still caches the compiled
 # form per dialect).
 _INSERT_ORDER = orders.insert()
-_INSERT_FILL = fills.insert()
 _POSITION_QTY = select(positions.c.quantity).where(positions.c.bot_id == bindparam("b_bot"),
                                                    positions.c.symbol == bindparam("b_symbol"))
 _POSITION_LOCKED = select(positions).where(positions.c.bot_id == bindparam("b_bot"),
@@ -251,8 +250,9 @@ class OrderManager:
         except BaseException:
             if placed:
                 # Rolled back (or the commit's outcome is unknown): the venue must not keep an
-                # order our books do not have (a no-op when it never took it). Had the commit landed after all, the row stays
-                # "accepted" and the next reconciliation hands it back to the venue.
+                # order our books do not have (a no-op when it never took it). Had the commit
+                # landed after all, the row stays "accepted" and the next reconciliation hands
+                # it back to the venue.
                 await self._discard(account, cid)
             raise
         self.relay.post(writer.pending)
