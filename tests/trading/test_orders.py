@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -265,3 +266,30 @@ async def test_reduce_only_never_flips_or_opens_a_position(db):
     await _advance(feed, account, manager)
     too_much = await manager.submit(_intent(user, bot, signal="c", side="sell", amount="0.6", reduce_only=True), account)
     assert too_much["state"] == "rejected" and await account.broker.fetch_open_orders() == []
+
+
+class SlowBus(RecordingBus):
+    """Acks after a pause, like a remote JetStream: a backlog builds while the order path runs."""
+
+    async def publish(self, subject: str, payload: bytes, *, event_id: str | None = None) -> None:
+        await asyncio.sleep(0.002)
+        await super().publish(subject, payload, event_id=event_id)
+
+
+async def test_background_publishing_keeps_commit_order_per_subject_and_drain_waits_for_it(db):
+    feed, user, account, manager, _ = _setup(db)
+    bus = SlowBus()
+    manager.relay.bus = bus
+    bot = str(uuid.uuid4())
+    for n in range(4):  # buy, fill, sell, fill: 4 units in a row without waiting for acks
+        side = "buy" if n % 2 == 0 else "sell"
+        await manager.submit(_intent(user, bot, signal=f"s{n}", side=side, reduce_only=side == "sell"), account)
+        await _advance(feed, account, manager)
+    await manager.relay.drain()
+    async with db.transaction() as conn:
+        outbox = [(r.subject, r.id) for r in (await conn.execute(
+            select(events.c.subject, events.c.id).where(events.c.user_id == user).order_by(events.c.seq))).all()]
+    published = [(s, eid) for s, _, eid in bus.published]
+    assert sorted(published) == sorted(outbox)  # every committed event, once
+    for subject in {s for s, _ in outbox}:
+        assert [e for s, e in published if s == subject] == [e for s, e in outbox if s == subject]
