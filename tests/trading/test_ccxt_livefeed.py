@@ -5,6 +5,7 @@ candle; a paper bot in the trading engine receives the candles and trades on the
 
 from __future__ import annotations
 
+import json
 import uuid
 from decimal import Decimal
 
@@ -107,7 +108,7 @@ async def test_5xx_and_429_are_retried_and_no_candle_is_lost_or_doubled(sim, fee
 
 async def test_usd_values_come_from_the_venue(sim, feed):
     await feed.subscribe([("ETH/BTC", "1m")])
-    assert feed.usd_price("BTC") == Decimal("90000")  # the BTC/USDT ticker
+    assert feed.usd_price("BTC") == Decimal("14000")  # the BTC/USDT ticker
     assert feed.usd_price("USDT") == Decimal(1)
     assert feed.usd_price("ETH") is None  # the simulator lists no ETH/USDT
 
@@ -150,3 +151,64 @@ async def test_a_paper_bot_trades_on_live_candles(db, sim, feed, clock):
     assert len(stops) == 1 and stops[0].stop_price == Decimal("0.105") * Decimal("0.97")
     await engine.stop_bot(user, bot["id"])  # later tests' restarts must not resume it
     await engine.close()
+
+
+async def test_the_platform_serves_bots_from_ccxt_market_data(tmp_path, monkeypatch):
+    """``NIJA_MARKET_DATA=ccxt:binance`` (what ``nija up --market-data`` sets) end to end over
+    gRPC: the trading service's engine polls the simulator, a paper bot trades on its candles, an
+    unlisted market is refused naming it. Its own database: a restart here must not resume the
+    session's bots on this feed."""
+    import grpc
+
+    from helpers import bearer, unique_email, unique_ip
+    from nija.accounts.v1 import accounts_pb2 as apb
+    from nija.accounts.v1 import accounts_pb2_grpc
+    from nija.common.v1 import common_pb2
+    from nija.core.config import Config
+    from nija.core.db import migrate
+    from nija.services.server import Platform, create_server
+    from nija.trading.v1 import trading_pb2 as pb
+    from nija.trading.v1 import trading_pb2_grpc
+    from venue.ccxt_support import _Plugin
+
+    venue = make_sim()
+    await venue.start()
+    monkeypatch.setenv("NIJA_MARKET_DATA", "ccxt:binance,poll=0.05,history=100")
+    monkeypatch.setenv("NIJA_CCXT_BASE_URLS", json.dumps({"binance": venue.url}))
+    url = f"sqlite+aiosqlite:///{tmp_path / 'platform.db'}"
+    await migrate(url)
+    platform = Platform.build(Config.from_env(tmp_path / "data", database_url=url, nats_url=None))
+    platform.plugins.register(_Plugin(), "test_jump")
+    server, port = await create_server("127.0.0.1:0", platform)
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        assert isinstance(platform.trading.engine.feed, LiveFeed)
+        accounts = accounts_pb2_grpc.AccountsServiceStub(channel)
+        email, ip = unique_email("live"), unique_ip()
+        await accounts.Register(apb.RegisterRequest(email=email, password="correct horse battery staple"),
+                                metadata=(("x-forwarded-for", ip),))
+        tokens = await accounts.Login(apb.LoginRequest(email=email, password="correct horse battery staple"),
+                                      metadata=(("x-forwarded-for", ip),))
+        md = bearer(tokens.access_token, ip)
+        trading = trading_pb2_grpc.TradingServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await trading.StartTrading(pb.StartTradingRequest(strategy="test_jump", markets=["DOGE/BTC"],
+                                                              timeframe="1m", paper=True), metadata=md)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "DOGE/BTC" in info.value.details()
+        status = await trading.StartTrading(pb.StartTradingRequest(strategy="test_jump", markets=["ETH/BTC"],
+                                                                   timeframe="1m", paper=True), metadata=md)
+        await advance(venue, "0.105")  # the jump: an entry, filled by the paper venue on a later candle
+
+        async def traded():
+            await advance(venue, "0.105")
+            history = await trading.GetHistory(pb.GetHistoryRequest(bot_id=status.bot_id), metadata=md)
+            return history.trades
+
+        trades = await until(traded, "a trade over gRPC from live candles", timeout=60, interval=0.3)
+        assert trades[0].symbol == "ETH/BTC" and trades[0].side == common_pb2.ORDER_SIDE_BUY
+        assert Decimal("0.104") < Decimal(trades[0].price) < Decimal("0.107")
+    finally:
+        await channel.close()
+        await server.stop(grace=1)
+        await platform.close()
+        await venue.stop()

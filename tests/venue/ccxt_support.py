@@ -22,7 +22,7 @@ T0 = 1_767_225_600_000  # 2026-01-01 00:00 UTC, minute aligned
 def make_sim(candles: int = 60, price: str = "0.1", key: str = KEY, secret: str = SECRET) -> VenueSim:
     """ETH/BTC (and BTC/USDT for USD values) with ``candles`` closed flat 1m candles at ``price``
     plus the one still forming."""
-    sim = VenueSim(api_key=key, secret=secret, prices={"ETHBTC": Decimal(price), "BTCUSDT": Decimal("90000")},
+    sim = VenueSim(api_key=key, secret=secret, prices={"ETHBTC": Decimal(price), "BTCUSDT": Decimal("14000")},
                    balances={"BTC": Decimal(5), "ETH": Decimal(20), "USDT": Decimal(1000)},
                    markets={"ETHBTC": ("ETH", "BTC"), "BTCUSDT": ("BTC", "USDT")})
     for i in range(candles + 1):
