@@ -12,7 +12,10 @@ the paper broker run unchanged on it. Invariants:
   no series ever receives a candle older than the engine's "now" (with bots on 1m and 5m in
   one process, 1m candles wait for the 5m candle that covers them);
 - a network error, 5xx or 429 never ends polling: it is logged and retried with back-off
-  (after a 429/418 no sooner than the venue's Retry-After); what was received is kept.
+  (after a 429/418 no sooner than the venue's Retry-After); what was received is kept;
+- the venue is asked only when a candle is due (the forming candle's close time has passed
+  on the feed's clock; checked every ``poll`` seconds), and not at all for a series nobody
+  used for ``idle_s`` (a stopped bot's); subscribing again catches up at once.
 
 Import rule: core does not import the ccxt *broker plugin*. This module uses the ccxt library
 itself (public endpoints, no keys), imported when a ``ccxt:`` feed is built, so core works
@@ -26,6 +29,7 @@ import bisect
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Sequence
@@ -87,6 +91,8 @@ class _Stream:
     series: Series | None = None
     task: asyncio.Task | None = None
     failures: int = 0
+    asked: float = field(default_factory=time.monotonic)  # when the engine last used it
+
 
     @property
     def last_open(self) -> int | None:
@@ -124,11 +130,15 @@ class LiveFeed:
         Back-off after consecutive failures (the last one repeats).
     timeout_ms : int
         ccxt request timeout.
+    idle_s : float
+        A series the engine has not used for this long is not polled until subscribed again.
+    usd_poll_s : float
+        Seconds between two refreshes of the USD tickers.
     """
 
     def __init__(self, exchange: str, *, poll_s: float = 10.0, history: int = 1000, base_url: str | None = None,
                  clock=None, retry_delays: Sequence[float] = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0),
-                 timeout_ms: int = 10_000, usd_poll_s: float = 60.0) -> None:
+                 timeout_ms: int = 10_000, idle_s: float = 300.0, usd_poll_s: float = 60.0) -> None:
         try:
             import ccxt.async_support as ccxt_async
         except ImportError:  # pragma: no cover - ccxt ships with the ccxt broker distribution
@@ -146,6 +156,7 @@ class LiveFeed:
         self.clock = clock or SystemClock()
         self.retry_delays = tuple(retry_delays) or (1.0,)
         self.usd_poll_s = usd_poll_s
+        self.idle_s = idle_s
         self._ccxt = ccxt_async
         self._config = {"enableRateLimit": True, "timeout": int(timeout_ms),
                         "options": dict(EXCHANGE_OPTIONS.get(exchange, {}))}
@@ -243,7 +254,15 @@ class LiveFeed:
                 raise InvalidArgument(f"{self.exchange_id} has no {tf} candles for {symbol}", field="timeframe")
         for symbol, tf in keys:
             key = (symbol, tf)
-            if key in self._streams:
+            stream = self._streams.get(key)
+            if stream is not None:
+                if time.monotonic() - stream.asked > self.idle_s:  # it was idle: catch up now
+                    try:
+                        await self._fetch(stream)
+                    except Exception as exc:  # noqa: BLE001 - the poller retries; the history stays
+                        log.warning("market data %s %s %s: catching up failed (%s)", self.exchange_id, symbol, tf,
+                                    type(exc).__name__)
+                stream.asked = time.monotonic()
                 continue
             stream = _Stream(symbol, tf, TIMEFRAME_MS[tf])
             await self._retrying(f"fetching {symbol} {tf} candles", lambda s=stream: self._fetch(s), attempts=4)
@@ -294,10 +313,13 @@ class LiveFeed:
         wait = self.poll_s
         while True:
             await asyncio.sleep(wait)
+            wait = self.poll_s
+            due = stream.closed_until is None or self.clock.now_ms() >= stream.closed_until + stream.tf_ms
+            if not due or time.monotonic() - stream.asked > self.idle_s:
+                continue
             try:
                 await self._fetch(stream)
                 stream.failures = 0
-                wait = self.poll_s
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - polling must outlive any venue hiccup
@@ -356,6 +378,7 @@ class LiveFeed:
         stream = self._streams.get((symbol, timeframe))
         if stream is None:
             raise InvalidArgument(f"no market data for {symbol} at {timeframe}", field="markets")
+        stream.asked = time.monotonic()
         if stream.series is None:
             stream.rebuild()
         return stream.series  # type: ignore[return-value]
@@ -381,6 +404,10 @@ class LiveFeed:
     def next_time(self, keys: Sequence[tuple[str, str]]) -> int | None:
         """Time of the first candle after ``now_ms`` among ``keys`` that every one of them has
         closed past (None while the venue has nothing new)."""
+        now = time.monotonic()
+        for k in keys:
+            if (stream := self._streams.get(k)) is not None:
+                stream.asked = now
         horizon = self._horizon(keys)
         if horizon is None:
             return None

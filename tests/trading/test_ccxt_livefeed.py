@@ -5,6 +5,7 @@ candle; a paper bot in the trading engine receives the candles and trades on the
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from decimal import Decimal
@@ -89,6 +90,20 @@ async def test_only_closed_candles_once_each_in_order(sim, feed, clock):
     feed.now_ms = times[-1]
     assert feed.next_time([("ETH/BTC", "1m")]) is None
     assert feed.last_candle("ETH/BTC").close == Decimal("0.13")
+
+
+async def test_the_venue_is_asked_only_when_a_candle_is_due(sim, feed, clock):
+    await feed.subscribe([("ETH/BTC", "1m")])
+
+    def polls() -> int:
+        return sum(1 for _, path, _ in sim.requests if path == "/api/v3/klines")
+
+    before = polls()
+    await asyncio.sleep(0.3)  # many poll intervals while the forming candle is not due
+    assert polls() == before
+    closed = await advance(sim, "0.1", clock)
+    await until(lambda: _times(feed)[-1] == closed, "the candle once due")
+    assert polls() > before
 
 
 async def test_5xx_and_429_are_retried_and_no_candle_is_lost_or_doubled(sim, feed, clock, caplog):
