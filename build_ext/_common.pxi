@@ -549,3 +549,169 @@ cdef inline void int_fastk(const double* high, const double* low, const double* 
         out[today] = hl_value(kind, highest, lowest, close[today])
         trailing += 1
         today += 1
+
+
+# ---------------------------------------------------------------------------
+# Lane blocks: NL markets computed in lockstep (2-D calls).
+#
+# A 2-D call runs rows (markets) in blocks of NL. The block is transposed into a
+# time-major scratch (xt[t*NL + j] is market j at bar t) so that one step of a
+# recurrence is NL independent lanes over contiguous doubles: GCC turns the
+# `for j in range(NL)` loops into vector instructions (two ymm per step in the
+# FMA3 builds), where the row-by-row kernels run one dependent chain at a time.
+# Each lane performs the same IEEE operations in the same order as the 1-D
+# kernel (selects written as the same ternaries, fma() as fma()), so a row of
+# a 2-D result is bit-identical to the 1-D result of that row.
+# Lanes of a block must agree on where the data starts (first_valid): a block
+# whose rows start at different bars runs row by row with the 1-D kernels. A
+# last block with fewer than NL rows repeats its last row in the unused lanes
+# (computed, never written back).
+# ---------------------------------------------------------------------------
+
+cdef enum:
+    NL = 8  # markets per lane block
+
+
+cdef inline void lanes_rows(const double* base, Py_ssize_t rows, Py_ssize_t n, Py_ssize_t r0,
+                            const double** src) noexcept nogil:
+    """Row pointers of block r0.. (the last row repeated past the end)."""
+    cdef Py_ssize_t j, r
+    for j in range(NL):
+        r = r0 + j
+        if r > rows - 1:
+            r = rows - 1
+        src[j] = base + r * n
+
+
+cdef extern from *:
+    """
+    /* Block transposes between NL = 8 rows and a time-major lane block, 4 bars x
+       4 rows per step as in-register 4x4 transposes when AVX is on (the *_fma
+       builds), one double at a time otherwise. Only data movement: no result
+       depends on which path ran. */
+    #if defined(__AVX__)
+    #include <immintrin.h>
+    #endif
+    static inline void nija_lanes_in(const double **src, Py_ssize_t b, Py_ssize_t n, double *xt) {
+        Py_ssize_t m = n - b, t = 0, j, g;
+    #if defined(__AVX__)
+        for (; t + 4 <= m; t += 4) {
+            for (g = 0; g < 8; g += 4) {
+                __m256d r0 = _mm256_loadu_pd(src[g] + b + t), r1 = _mm256_loadu_pd(src[g + 1] + b + t);
+                __m256d r2 = _mm256_loadu_pd(src[g + 2] + b + t), r3 = _mm256_loadu_pd(src[g + 3] + b + t);
+                __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+                __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+                double *o = xt + t * 8 + g;
+                _mm256_storeu_pd(o, _mm256_permute2f128_pd(t0, t2, 0x20));
+                _mm256_storeu_pd(o + 8, _mm256_permute2f128_pd(t1, t3, 0x20));
+                _mm256_storeu_pd(o + 16, _mm256_permute2f128_pd(t0, t2, 0x31));
+                _mm256_storeu_pd(o + 24, _mm256_permute2f128_pd(t1, t3, 0x31));
+            }
+        }
+    #endif
+        for (; t < m; t++)
+            for (j = 0; j < 8; j++)
+                xt[t * 8 + j] = src[j][b + t];
+    }
+    /* dst[j][t] = ot[t*8 + j] for t in [t0, t1), j < nreal */
+    static inline void nija_lanes_out(const double *ot, Py_ssize_t nreal, double **dst,
+                                      Py_ssize_t t0, Py_ssize_t t1) {
+        Py_ssize_t t = t0, j, g;
+    #if defined(__AVX__)
+        if (nreal == 8) {
+            for (; t + 4 <= t1; t += 4) {
+                for (g = 0; g < 8; g += 4) {
+                    const double *s = ot + t * 8 + g;
+                    __m256d r0 = _mm256_loadu_pd(s), r1 = _mm256_loadu_pd(s + 8);
+                    __m256d r2 = _mm256_loadu_pd(s + 16), r3 = _mm256_loadu_pd(s + 24);
+                    __m256d u0 = _mm256_unpacklo_pd(r0, r1), u1 = _mm256_unpackhi_pd(r0, r1);
+                    __m256d u2 = _mm256_unpacklo_pd(r2, r3), u3 = _mm256_unpackhi_pd(r2, r3);
+                    _mm256_storeu_pd(dst[g] + t, _mm256_permute2f128_pd(u0, u2, 0x20));
+                    _mm256_storeu_pd(dst[g + 1] + t, _mm256_permute2f128_pd(u1, u3, 0x20));
+                    _mm256_storeu_pd(dst[g + 2] + t, _mm256_permute2f128_pd(u0, u2, 0x31));
+                    _mm256_storeu_pd(dst[g + 3] + t, _mm256_permute2f128_pd(u1, u3, 0x31));
+                }
+            }
+        }
+    #endif
+        for (j = 0; j < nreal; j++)
+            for (Py_ssize_t u = t; u < t1; u++)
+                dst[j][u] = ot[u * 8 + j];
+    }
+    """
+    void nija_lanes_in(const double** src, Py_ssize_t b, Py_ssize_t n, double* xt) noexcept nogil
+    void nija_lanes_out(const double* ot, Py_ssize_t nreal, double** dst, Py_ssize_t t0,
+                        Py_ssize_t t1) noexcept nogil
+
+
+cdef extern from *:
+    """
+    /* Four lanes as one GCC vector (one ymm in the *_fma builds, two xmm in the
+       portable one). Element-wise IEEE operations, so a lane computes exactly
+       what the scalar kernel computes; the multiply-add is fma() per lane (one
+       vfmadd in the FMA3 builds, libm's exactly rounded fma() otherwise). */
+    #include <stdint.h>
+    #include <math.h>
+    typedef double nija_v4 __attribute__((vector_size(32)));
+    typedef double nija_v4u __attribute__((vector_size(32), aligned(8)));
+    typedef long long nija_m4 __attribute__((vector_size(32)));
+    #define V4_LD(p) ((nija_v4)(*(const nija_v4u *)(p)))
+    #define V4_ST(p, v) (*(nija_v4u *)(p) = (v))
+    static inline nija_v4 v4_set(double x) { nija_v4 r = {x, x, x, x}; return r; }
+    #if defined(__FMA__)
+    static inline nija_v4 v4_fma(nija_v4 a, nija_v4 b, nija_v4 c) { return _mm256_fmadd_pd(a, b, c); }
+    #else
+    static inline nija_v4 v4_fma(nija_v4 a, nija_v4 b, nija_v4 c) {
+        nija_v4 r = {fma(a[0], b[0], c[0]), fma(a[1], b[1], c[1]), fma(a[2], b[2], c[2]), fma(a[3], b[3], c[3])};
+        return r;
+    }
+    #endif
+    #if defined(__AVX__)
+    static inline nija_v4 v4_sqrt(nija_v4 a) { return _mm256_sqrt_pd(a); }
+    /* m ? a : b per lane (m all ones or all zeros) */
+    static inline nija_v4 v4_sel(nija_m4 m, nija_v4 a, nija_v4 b) { return _mm256_blendv_pd(b, a, (__m256d)m); }
+    static inline int v4_any(nija_m4 m) { return _mm256_movemask_pd((__m256d)m) != 0; }
+    #else
+    static inline nija_v4 v4_sqrt(nija_v4 a) { nija_v4 r = {sqrt(a[0]), sqrt(a[1]), sqrt(a[2]), sqrt(a[3])}; return r; }
+    static inline nija_v4 v4_sel(nija_m4 m, nija_v4 a, nija_v4 b) {
+        return (nija_v4)(((nija_m4)a & m) | ((nija_m4)b & ~m));
+    }
+    static inline int v4_any(nija_m4 m) { return (m[0] | m[1] | m[2] | m[3]) != 0; }
+    #endif
+    /* fabs: the sign bit cleared, as fabs() does */
+    static inline nija_v4 v4_abs(nija_v4 a) {
+        const nija_m4 mask = {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX};
+        return (nija_v4)((nija_m4)a & mask);
+    }
+    """
+
+
+cdef inline void lanes_in(const double** src, Py_ssize_t b, Py_ssize_t n, double* xt) noexcept nogil:
+    """xt[(t-b)*NL + j] = src[j][t] for t in [b, n)."""
+    nija_lanes_in(src, b, n, xt)
+
+
+cdef inline void lanes_out(const double* ot, Py_ssize_t nreal, double* base, Py_ssize_t n,
+                           Py_ssize_t r0, Py_ssize_t b, Py_ssize_t first) noexcept nogil:
+    """Write a block's lane results back: row r0+j gets NaN before bar b+first and
+    ot[(t-b)*NL + j] from there."""
+    cdef Py_ssize_t j, t
+    cdef double* dst[NL]
+    cdef Py_ssize_t stop = min(n, b + first)
+    for j in range(nreal):
+        dst[j] = base + (r0 + j) * n + b
+        for t in range(stop):
+            base[(r0 + j) * n + t] = NAN
+    nija_lanes_out(ot, nreal, dst, first, n - b)
+
+
+cdef inline Py_ssize_t lanes_begin(const double** a, const double** b2, const double** c,
+                                   Py_ssize_t n) noexcept nogil:
+    """The common first_valid of the block's lanes, or -1 when they differ."""
+    cdef Py_ssize_t j, b0, bj
+    b0 = first_valid(a[0], NULL if b2 == NULL else b2[0], NULL if c == NULL else c[0], NULL, n)
+    for j in range(1, NL):
+        bj = first_valid(a[j], NULL if b2 == NULL else b2[j], NULL if c == NULL else c[j], NULL, n)
+        if bj != b0:
+            return -1
+    return b0

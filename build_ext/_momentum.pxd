@@ -367,3 +367,58 @@ cdef inline int k_aroon(const double* high, const double* low, Py_ssize_t n, int
         trailing += 1
         today += 1
     return 0
+
+
+cdef inline void rsi_lanes(const double* xt, Py_ssize_t m, int p, double* ot) noexcept nogil:
+    """int_rsi on NL lanes (see "Lane blocks" in _common.pxi): time-major xt
+    (m > p bars), ot[p*NL ..] written. The seeding branch `if d < 0: loss -= d
+    else: gain += d` becomes adds of d or 0.0 to each sum, which leave the other
+    sum's bits as they were (both sums start at +0.0 and never turn -0.0)."""
+    cdef double gain[NL]
+    cdef double loss[NL]
+    cdef double inv = 1.0 / <double>p, c = 1.0 - inv, d, s, g, l
+    cdef Py_ssize_t i, j
+    for j in range(NL):
+        gain[j] = 0.0
+        loss[j] = 0.0
+    for i in range(1, p + 1):
+        for j in range(NL):
+            d = xt[i * NL + j] - xt[(i - 1) * NL + j]
+            loss[j] = loss[j] - (d if d < 0 else 0.0)
+            gain[j] = gain[j] + (0.0 if d < 0 else d)
+    for j in range(NL):
+        l = loss[j] / p
+        g = gain[j] / p
+        loss[j] = l
+        gain[j] = g
+        s = g + l
+        ot[p * NL + j] = 100.0 * (g / s) if s > 0.0 else 0.0
+    for i in range(p + 1, m):
+        for j in range(NL):
+            d = xt[i * NL + j] - xt[(i - 1) * NL + j]
+            # rsi_up / rsi_down as the ternaries maxsd implements
+            g = fma(gain[j], c, (0.0 if 0.0 > d else d) * inv)
+            l = fma(loss[j], c, (-d if -d > 0.0 else 0.0) * inv)
+            gain[j] = g
+            loss[j] = l
+            s = g + l
+            ot[i * NL + j] = 100.0 * (g / s) if s > 0.0 else 0.0
+
+
+cdef inline int kb_rsi(const double* x, Py_ssize_t rows, Py_ssize_t n, Py_ssize_t r0, int p,
+                       double* out, double* scratch) noexcept nogil:
+    """RSI of rows r0 .. r0+NL-1 (fewer at the end); scratch holds 2*n*NL doubles."""
+    cdef const double* src[NL]
+    cdef Py_ssize_t b, j, m, nreal = min(<Py_ssize_t>NL, rows - r0)
+    cdef int err = 0
+    lanes_rows(x, rows, n, r0, src)
+    b = lanes_begin(src, NULL, NULL, n)
+    if b < 0 or n - b <= p:
+        for j in range(nreal):
+            err += k_rsi(src[j], n, p, out + (r0 + j) * n)
+        return err
+    m = n - b
+    lanes_in(src, b, n, scratch)
+    rsi_lanes(scratch, m, p, scratch + m * NL)
+    lanes_out(scratch + m * NL, nreal, out, n, r0, b, p)
+    return 0

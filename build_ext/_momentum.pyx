@@ -11,37 +11,54 @@ otherwise); the GIL is released for the whole computation.
 """
 
 import numpy as np
-from cython.parallel cimport prange
+from cython.parallel cimport parallel, prange
+from libc.stdlib cimport malloc, free
 from _momentum cimport *
 
 OPENMP_ENABLED = bool(NIJA_HAVE_OPENMP)
 
 
-def rsi(const double[:, ::1] x, int timeperiod, int num_threads=1):
-    """Relative strength index (TA_RSI)."""
-    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r
+cdef object _out(object out, int k, Py_ssize_t rows, Py_ssize_t n):
+    """Output k of a call: a fresh array, or the caller's validated buffer
+    (``out`` is one array for a one-output function, a tuple otherwise)."""
+    if out is None:
+        return np.empty((rows, n))
+    return out[k] if isinstance(out, tuple) else out
+
+
+
+def rsi(const double[:, ::1] x, int timeperiod, int num_threads=1, out=None):
+    """Relative strength index (TA_RSI); ``out``, if given, is filled and returned."""
+    cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r, blk, nblk = (rows + NL - 1) // NL
     cdef int err = 0
-    out_a = np.empty((rows, n))
-    cdef double[:, ::1] out = out_a
+    cdef double* buf
+    out_a = np.empty((rows, n)) if out is None else out
+    cdef double[:, ::1] o = out_a
     if n == 0:
         return out_a
     with nogil:
-        if rows == 1 or num_threads <= 1:
+        if rows < NL:
             for r in range(rows):
-                err += k_rsi(&x[r, 0], n, timeperiod, &out[r, 0])
+                err += k_rsi(&x[r, 0], n, timeperiod, &o[r, 0])
         else:
-            for r in prange(rows, num_threads=num_threads, schedule="static"):
-                err += k_rsi(&x[r, 0], n, timeperiod, &out[r, 0])
+            with parallel(num_threads=max(1, num_threads)):
+                buf = <double*>malloc(2 * n * NL * sizeof(double))
+                for blk in prange(nblk, schedule="static"):
+                    if buf == NULL:
+                        err += 1
+                    else:
+                        err += kb_rsi(&x[0, 0], rows, n, blk * NL, timeperiod, &o[0, 0], buf)
+                free(buf)
     if err:
         raise MemoryError()
     return out_a
 
-def stoch(const double[:, ::1] high, const double[:, ::1] low, const double[:, ::1] close, int fastk_period, int slowk_period, int slowk_matype, int slowd_period, int slowd_matype, int num_threads=1):
+def stoch(const double[:, ::1] high, const double[:, ::1] low, const double[:, ::1] close, int fastk_period, int slowk_period, int slowk_matype, int slowd_period, int slowd_matype, int num_threads=1, out=None):
     """Slow stochastic (TA_STOCH); returns (slowk, slowd)."""
     cdef Py_ssize_t rows = high.shape[0], n = high.shape[1], r
     cdef int err = 0
-    slowk_a = np.empty((rows, n))
-    slowd_a = np.empty((rows, n))
+    slowk_a = _out(out, 0, rows, n)
+    slowd_a = _out(out, 1, rows, n)
     cdef double[:, ::1] slowk = slowk_a, slowd = slowd_a
     if n == 0:
         return slowk_a, slowd_a
@@ -56,12 +73,12 @@ def stoch(const double[:, ::1] high, const double[:, ::1] low, const double[:, :
         raise MemoryError()
     return slowk_a, slowd_a
 
-def stochrsi(const double[:, ::1] x, int timeperiod, int fastk_period, int fastd_period, int fastd_matype, int num_threads=1):
+def stochrsi(const double[:, ::1] x, int timeperiod, int fastk_period, int fastd_period, int fastd_matype, int num_threads=1, out=None):
     """Stochastic RSI (TA_STOCHRSI); returns (fastk, fastd)."""
     cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r
     cdef int err = 0
-    fastk_a = np.empty((rows, n))
-    fastd_a = np.empty((rows, n))
+    fastk_a = _out(out, 0, rows, n)
+    fastd_a = _out(out, 1, rows, n)
     cdef double[:, ::1] fastk = fastk_a, fastd = fastd_a
     if n == 0:
         return fastk_a, fastd_a
@@ -76,126 +93,126 @@ def stochrsi(const double[:, ::1] x, int timeperiod, int fastk_period, int fastd
         raise MemoryError()
     return fastk_a, fastd_a
 
-def cci(const double[:, ::1] high, const double[:, ::1] low, const double[:, ::1] close, int timeperiod, int num_threads=1):
+def cci(const double[:, ::1] high, const double[:, ::1] low, const double[:, ::1] close, int timeperiod, int num_threads=1, out=None):
     """Commodity channel index (TA_CCI)."""
     cdef Py_ssize_t rows = high.shape[0], n = high.shape[1], r
     cdef int err = 0
-    out_a = np.empty((rows, n))
-    cdef double[:, ::1] out = out_a
+    out_a = _out(out, 0, rows, n)
+    cdef double[:, ::1] ov = out_a
     if n == 0:
         return out_a
     with nogil:
         if rows == 1 or num_threads <= 1:
             for r in range(rows):
-                err += k_cci(&high[r, 0], &low[r, 0], &close[r, 0], n, timeperiod, &out[r, 0])
+                err += k_cci(&high[r, 0], &low[r, 0], &close[r, 0], n, timeperiod, &ov[r, 0])
         else:
             for r in prange(rows, num_threads=num_threads, schedule="static"):
-                err += k_cci(&high[r, 0], &low[r, 0], &close[r, 0], n, timeperiod, &out[r, 0])
+                err += k_cci(&high[r, 0], &low[r, 0], &close[r, 0], n, timeperiod, &ov[r, 0])
     if err:
         raise MemoryError()
     return out_a
 
-def mfi(const double[:, ::1] high, const double[:, ::1] low, const double[:, ::1] close, const double[:, ::1] volume, int timeperiod, int num_threads=1):
+def mfi(const double[:, ::1] high, const double[:, ::1] low, const double[:, ::1] close, const double[:, ::1] volume, int timeperiod, int num_threads=1, out=None):
     """Money flow index (TA_MFI)."""
     cdef Py_ssize_t rows = high.shape[0], n = high.shape[1], r
     cdef int err = 0
-    out_a = np.empty((rows, n))
-    cdef double[:, ::1] out = out_a
+    out_a = _out(out, 0, rows, n)
+    cdef double[:, ::1] ov = out_a
     if n == 0:
         return out_a
     with nogil:
         if rows == 1 or num_threads <= 1:
             for r in range(rows):
-                err += k_mfi(&high[r, 0], &low[r, 0], &close[r, 0], &volume[r, 0], n, timeperiod, &out[r, 0])
+                err += k_mfi(&high[r, 0], &low[r, 0], &close[r, 0], &volume[r, 0], n, timeperiod, &ov[r, 0])
         else:
             for r in prange(rows, num_threads=num_threads, schedule="static"):
-                err += k_mfi(&high[r, 0], &low[r, 0], &close[r, 0], &volume[r, 0], n, timeperiod, &out[r, 0])
+                err += k_mfi(&high[r, 0], &low[r, 0], &close[r, 0], &volume[r, 0], n, timeperiod, &ov[r, 0])
     if err:
         raise MemoryError()
     return out_a
 
-def obv(const double[:, ::1] close, const double[:, ::1] volume, int num_threads=1):
+def obv(const double[:, ::1] close, const double[:, ::1] volume, int num_threads=1, out=None):
     """On-balance volume (TA_OBV)."""
     cdef Py_ssize_t rows = close.shape[0], n = close.shape[1], r
     cdef int err = 0
-    out_a = np.empty((rows, n))
-    cdef double[:, ::1] out = out_a
+    out_a = _out(out, 0, rows, n)
+    cdef double[:, ::1] ov = out_a
     if n == 0:
         return out_a
     with nogil:
         if rows == 1 or num_threads <= 1:
             for r in range(rows):
-                err += k_obv(&close[r, 0], &volume[r, 0], n, &out[r, 0])
+                err += k_obv(&close[r, 0], &volume[r, 0], n, &ov[r, 0])
         else:
             for r in prange(rows, num_threads=num_threads, schedule="static"):
-                err += k_obv(&close[r, 0], &volume[r, 0], n, &out[r, 0])
+                err += k_obv(&close[r, 0], &volume[r, 0], n, &ov[r, 0])
     if err:
         raise MemoryError()
     return out_a
 
-def roc(const double[:, ::1] x, int timeperiod, int num_threads=1):
+def roc(const double[:, ::1] x, int timeperiod, int num_threads=1, out=None):
     """Rate of change in percent (TA_ROC)."""
     cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r
     cdef int err = 0
-    out_a = np.empty((rows, n))
-    cdef double[:, ::1] out = out_a
+    out_a = _out(out, 0, rows, n)
+    cdef double[:, ::1] ov = out_a
     if n == 0:
         return out_a
     with nogil:
         if rows == 1 or num_threads <= 1:
             for r in range(rows):
-                err += k_roc(&x[r, 0], n, timeperiod, &out[r, 0])
+                err += k_roc(&x[r, 0], n, timeperiod, &ov[r, 0])
         else:
             for r in prange(rows, num_threads=num_threads, schedule="static"):
-                err += k_roc(&x[r, 0], n, timeperiod, &out[r, 0])
+                err += k_roc(&x[r, 0], n, timeperiod, &ov[r, 0])
     if err:
         raise MemoryError()
     return out_a
 
-def mom(const double[:, ::1] x, int timeperiod, int num_threads=1):
+def mom(const double[:, ::1] x, int timeperiod, int num_threads=1, out=None):
     """Momentum (TA_MOM)."""
     cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r
     cdef int err = 0
-    out_a = np.empty((rows, n))
-    cdef double[:, ::1] out = out_a
+    out_a = _out(out, 0, rows, n)
+    cdef double[:, ::1] ov = out_a
     if n == 0:
         return out_a
     with nogil:
         if rows == 1 or num_threads <= 1:
             for r in range(rows):
-                err += k_mom(&x[r, 0], n, timeperiod, &out[r, 0])
+                err += k_mom(&x[r, 0], n, timeperiod, &ov[r, 0])
         else:
             for r in prange(rows, num_threads=num_threads, schedule="static"):
-                err += k_mom(&x[r, 0], n, timeperiod, &out[r, 0])
+                err += k_mom(&x[r, 0], n, timeperiod, &ov[r, 0])
     if err:
         raise MemoryError()
     return out_a
 
-def willr(const double[:, ::1] high, const double[:, ::1] low, const double[:, ::1] close, int timeperiod, int num_threads=1):
+def willr(const double[:, ::1] high, const double[:, ::1] low, const double[:, ::1] close, int timeperiod, int num_threads=1, out=None):
     """Williams' %R (TA_WILLR)."""
     cdef Py_ssize_t rows = high.shape[0], n = high.shape[1], r
     cdef int err = 0
-    out_a = np.empty((rows, n))
-    cdef double[:, ::1] out = out_a
+    out_a = _out(out, 0, rows, n)
+    cdef double[:, ::1] ov = out_a
     if n == 0:
         return out_a
     with nogil:
         if rows == 1 or num_threads <= 1:
             for r in range(rows):
-                err += k_willr(&high[r, 0], &low[r, 0], &close[r, 0], n, timeperiod, &out[r, 0])
+                err += k_willr(&high[r, 0], &low[r, 0], &close[r, 0], n, timeperiod, &ov[r, 0])
         else:
             for r in prange(rows, num_threads=num_threads, schedule="static"):
-                err += k_willr(&high[r, 0], &low[r, 0], &close[r, 0], n, timeperiod, &out[r, 0])
+                err += k_willr(&high[r, 0], &low[r, 0], &close[r, 0], n, timeperiod, &ov[r, 0])
     if err:
         raise MemoryError()
     return out_a
 
-def aroon(const double[:, ::1] high, const double[:, ::1] low, int timeperiod, int num_threads=1):
+def aroon(const double[:, ::1] high, const double[:, ::1] low, int timeperiod, int num_threads=1, out=None):
     """Aroon (TA_AROON); returns (aroondown, aroonup)."""
     cdef Py_ssize_t rows = high.shape[0], n = high.shape[1], r
     cdef int err = 0
-    down_a = np.empty((rows, n))
-    up_a = np.empty((rows, n))
+    down_a = _out(out, 0, rows, n)
+    up_a = _out(out, 1, rows, n)
     cdef double[:, ::1] down = down_a, up = up_a
     if n == 0:
         return down_a, up_a

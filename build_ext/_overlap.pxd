@@ -288,3 +288,229 @@ cdef inline int k_vwap(const double* high, const double* low, const double* clos
         if i >= p - 1:
             out[i] = spv / sv if nz > 0 else NAN
     return 0
+
+
+cdef extern from *:
+    """
+    /* k_macd on NL = 8 lanes (see "Lane blocks" in _common.pxi): slow >= fast,
+       m > lb = (slow-1)+(signal-1); om/os/oh written from bar lb. */
+    static void nija_macd_lanes(const double *xt, Py_ssize_t m, int fast, int slow, int signal,
+                                double *om, double *os, double *oh) {
+        const double kf = 2.0 / (double)(fast + 1), ks = 2.0 / (double)(slow + 1);
+        const double kg = 2.0 / (double)(signal + 1);
+        const nija_v4 vkf = v4_set(kf), vks = v4_set(ks), vkg = v4_set(kg);
+        const nija_v4 vcf = v4_set(1.0 - kf), vcs = v4_set(1.0 - ks), vcg = v4_set(1.0 - kg);
+        const Py_ssize_t lb = (slow - 1) + (signal - 1);
+        nija_v4 ef[2], es[2], eg[2], x, line;
+        Py_ssize_t i;
+        int h;
+        for (h = 0; h < 2; h++) {
+            ef[h] = v4_set(0.0);
+            es[h] = v4_set(0.0);
+        }
+        for (i = slow - fast; i < slow; i++)
+            for (h = 0; h < 2; h++)
+                ef[h] = ef[h] + V4_LD(xt + i * 8 + 4 * h);
+        for (i = 0; i < slow; i++)
+            for (h = 0; h < 2; h++)
+                es[h] = es[h] + V4_LD(xt + i * 8 + 4 * h);
+        for (h = 0; h < 2; h++) {
+            ef[h] = ef[h] / v4_set((double)fast);
+            es[h] = es[h] / v4_set((double)slow);
+            eg[h] = ef[h] - es[h];
+        }
+        for (i = slow; i <= lb; i++)
+            for (h = 0; h < 2; h++) {
+                x = V4_LD(xt + i * 8 + 4 * h);
+                ef[h] = v4_fma(ef[h], vcf, x * vkf);
+                es[h] = v4_fma(es[h], vcs, x * vks);
+                eg[h] = eg[h] + (ef[h] - es[h]);
+            }
+        for (h = 0; h < 2; h++) {
+            line = ef[h] - es[h];
+            eg[h] = eg[h] / v4_set((double)signal);
+            V4_ST(om + lb * 8 + 4 * h, line);
+            V4_ST(os + lb * 8 + 4 * h, eg[h]);
+            V4_ST(oh + lb * 8 + 4 * h, line - eg[h]);
+        }
+        for (i = lb + 1; i < m; i++)
+            for (h = 0; h < 2; h++) {
+                x = V4_LD(xt + i * 8 + 4 * h);
+                ef[h] = v4_fma(ef[h], vcf, x * vkf);
+                es[h] = v4_fma(es[h], vcs, x * vks);
+                line = ef[h] - es[h];
+                eg[h] = v4_fma(eg[h], vcg, line * vkg);
+                V4_ST(om + i * 8 + 4 * h, line);
+                V4_ST(os + i * 8 + 4 * h, eg[h]);
+                V4_ST(oh + i * 8 + 4 * h, line - eg[h]);
+            }
+    }
+    """
+    void macd_lanes "nija_macd_lanes"(const double* xt, Py_ssize_t m, int fast, int slow, int signal,
+                                      double* om, double* os, double* oh) noexcept nogil
+
+
+cdef inline int kb_macd(const double* x, Py_ssize_t rows, Py_ssize_t n, Py_ssize_t r0,
+                        int fast, int slow, int signal, double* macd, double* sig,
+                        double* hist, double* scratch) noexcept nogil:
+    """MACD of rows r0 .. r0+NL-1 (fewer at the end); scratch holds 4*n*NL doubles."""
+    cdef const double* src[NL]
+    cdef Py_ssize_t b, j, m, lb, nreal = min(<Py_ssize_t>NL, rows - r0)
+    cdef int err = 0, f = fast, s = slow
+    if s < f:
+        f = slow
+        s = fast
+    lb = (s - 1) + (signal - 1)
+    lanes_rows(x, rows, n, r0, src)
+    b = lanes_begin(src, NULL, NULL, n)
+    if b < 0 or n - b <= lb:
+        for j in range(nreal):
+            err += k_macd(src[j], n, fast, slow, signal, macd + (r0 + j) * n,
+                          sig + (r0 + j) * n, hist + (r0 + j) * n)
+        return err
+    m = n - b
+    lanes_in(src, b, n, scratch)
+    macd_lanes(scratch, m, f, s, signal, scratch + m * NL, scratch + 2 * m * NL, scratch + 3 * m * NL)
+    lanes_out(scratch + m * NL, nreal, macd, n, r0, b, lb)
+    lanes_out(scratch + 2 * m * NL, nreal, sig, n, r0, b, lb)
+    lanes_out(scratch + 3 * m * NL, nreal, hist, n, r0, b, lb)
+    return 0
+
+
+cdef extern from *:
+    """
+    /* k_bbands with matype 0 on NL = 8 lanes (see "Lane blocks" in _common.pxi),
+       m > p - 1; ou/om/ol written from bar p-1. Every lane runs the common step;
+       a lane whose step asks for re-anchoring (or whose 32*p-bar counter ran
+       out; kept per lane as a double, exact) then has its sums rebuilt from the
+       window and its bands recomputed, operation for operation as k_bbands does
+       within the same step. */
+    static void nija_bbands_reseed(const double *xt, Py_ssize_t i, int p, double inv, double up_k,
+                                   double dn_k, int j, double *shift, double *t1, double *t2,
+                                   const double *om, double *ou, double *ol) {
+        const Py_ssize_t lb = p - 1;
+        Py_ssize_t k;
+        double t = 0.0, sh, a1 = 0.0, a2 = 0.0, mean1, var, sd;
+        for (k = i - lb; k < i + 1; k++)
+            t += xt[k * 8 + j];
+        sh = t * inv;
+        for (k = i - lb; k < i + 1; k++) {
+            t = xt[k * 8 + j] - sh;
+            a1 += t;
+            t *= t;
+            a2 += t;
+        }
+        mean1 = a1 * inv;
+        var = a2 * inv - mean1 * mean1;
+        t = xt[(i - lb) * 8 + j] - sh;
+        a1 -= t;
+        t *= t;
+        a2 -= t;
+        shift[j] = sh;
+        t1[j] = a1;
+        t2[j] = a2;
+        sd = var > 0.0 ? sqrt(var) : 0.0;
+        ou[i * 8 + j] = om[i * 8 + j] + (sd * up_k);
+        ol[i * 8 + j] = om[i * 8 + j] - (sd * dn_k);
+    }
+    static void nija_bbands_lanes(const double *xt, Py_ssize_t m, int p, double up_k, double dn_k,
+                                  double *ou, double *om, double *ol) {
+        const Py_ssize_t lb = p - 1;
+        const double inv = 1.0 / (double)p;
+        const nija_v4 vinv = v4_set(inv), vup = v4_set(up_k), vdn = v4_set(dn_k), zero = v4_set(0.0);
+        const nija_v4 one = v4_set(1.0), lo_c = v4_set(0.000001), hi_c = v4_set(1000000.0);
+        nija_v4 shift[2], t1[2], t2[2], tot[2], rs[2], x, xo, t, a1, a2, mean1, var, sd, md;
+        nija_m4 fl[2];
+        double sh_s[8], t1_s[8], t2_s[8];
+        Py_ssize_t i;
+        int h, j;
+        for (h = 0; h < 2; h++) {
+            shift[h] = V4_LD(xt + 4 * h);
+            t1[h] = zero;
+            t2[h] = zero;
+            tot[h] = zero;
+            rs[h] = v4_set(32.0 * p);
+        }
+        for (i = 0; i < lb; i++)
+            for (h = 0; h < 2; h++) {
+                x = V4_LD(xt + i * 8 + 4 * h);
+                t = x - shift[h];
+                t1[h] = t1[h] + t;
+                t = t * t;
+                t2[h] = t2[h] + t;
+                tot[h] = tot[h] + x;
+            }
+        for (i = lb; i < m; i++) {
+            for (h = 0; h < 2; h++) {
+                x = V4_LD(xt + i * 8 + 4 * h);
+                xo = V4_LD(xt + (i - lb) * 8 + 4 * h);
+                /* middle band: int_sma_fast */
+                md = (tot[h] + x) * vinv;
+                tot[h] = tot[h] + (x - xo);
+                t = x - shift[h];
+                a1 = t1[h] + t;
+                t = t * t;
+                a2 = t2[h] + t;
+                mean1 = a1 * vinv;
+                var = a2 * vinv - mean1 * mean1;
+                t = xo - shift[h];
+                a1 = a1 - t;
+                t = t * t;
+                a2 = a2 - t;
+                t1[h] = a1;
+                t2[h] = a2;
+                rs[h] = rs[h] - one;
+                fl[h] = (var < lo_c * (a2 * vinv)) | (t > hi_c * a2) | (rs[h] <= zero);
+                sd = v4_sel(var > zero, v4_sqrt(var), zero);
+                V4_ST(om + i * 8 + 4 * h, md);
+                V4_ST(ou + i * 8 + 4 * h, md + (sd * vup));
+                V4_ST(ol + i * 8 + 4 * h, md - (sd * vdn));
+            }
+            if (v4_any(fl[0] | fl[1])) {
+                for (h = 0; h < 2; h++) {
+                    V4_ST(sh_s + 4 * h, shift[h]);
+                    V4_ST(t1_s + 4 * h, t1[h]);
+                    V4_ST(t2_s + 4 * h, t2[h]);
+                }
+                for (j = 0; j < 8; j++) {
+                    if (fl[j >> 2][j & 3]) {
+                        rs[j >> 2][j & 3] = 32.0 * p;
+                        nija_bbands_reseed(xt, i, p, inv, up_k, dn_k, j, sh_s, t1_s, t2_s, om, ou, ol);
+                    }
+                }
+                for (h = 0; h < 2; h++) {
+                    shift[h] = V4_LD(sh_s + 4 * h);
+                    t1[h] = V4_LD(t1_s + 4 * h);
+                    t2[h] = V4_LD(t2_s + 4 * h);
+                }
+            }
+        }
+    }
+    """
+    void bbands_lanes "nija_bbands_lanes"(const double* xt, Py_ssize_t m, int p, double nbdevup,
+                                          double nbdevdn, double* up, double* mid, double* lo) noexcept nogil
+
+
+cdef inline int kb_bbands(const double* x, Py_ssize_t rows, Py_ssize_t n, Py_ssize_t r0, int p,
+                          double nbdevup, double nbdevdn, int matype, double* upper,
+                          double* middle, double* lower, double* scratch) noexcept nogil:
+    """BBANDS of rows r0 .. r0+NL-1 (fewer at the end); scratch holds 4*n*NL doubles."""
+    cdef const double* src[NL]
+    cdef Py_ssize_t b = -1, j, m, nreal = min(<Py_ssize_t>NL, rows - r0)
+    cdef int err = 0
+    lanes_rows(x, rows, n, r0, src)
+    if matype == 0:
+        b = lanes_begin(src, NULL, NULL, n)
+    if b < 0 or n - b <= p - 1:
+        for j in range(nreal):
+            err += k_bbands(src[j], n, p, nbdevup, nbdevdn, matype, upper + (r0 + j) * n,
+                            middle + (r0 + j) * n, lower + (r0 + j) * n)
+        return err
+    m = n - b
+    lanes_in(src, b, n, scratch)
+    bbands_lanes(scratch, m, p, nbdevup, nbdevdn, scratch + m * NL, scratch + 2 * m * NL,
+                 scratch + 3 * m * NL)
+    lanes_out(scratch + m * NL, nreal, upper, n, r0, b, p - 1)
+    lanes_out(scratch + 2 * m * NL, nreal, middle, n, r0, b, p - 1)
+    lanes_out(scratch + 3 * m * NL, nreal, lower, n, r0, b, p - 1)
+    return 0

@@ -11,17 +11,27 @@ otherwise); the GIL is released for the whole computation.
 """
 
 import numpy as np
-from cython.parallel cimport prange
+from cython.parallel cimport parallel, prange
+from libc.stdlib cimport malloc, free
 from _overlap cimport *
 
 OPENMP_ENABLED = bool(NIJA_HAVE_OPENMP)
 
 
-def sma(const double[:, ::1] x, int timeperiod, int num_threads=1):
+cdef object _out(object out, int k, Py_ssize_t rows, Py_ssize_t n):
+    """Output k of a call: a fresh array, or the caller's validated buffer
+    (``out`` is one array for a one-output function, a tuple otherwise)."""
+    if out is None:
+        return np.empty((rows, n))
+    return out[k] if isinstance(out, tuple) else out
+
+
+
+def sma(const double[:, ::1] x, int timeperiod, int num_threads=1, out=None):
     """Simple moving average of each row (TA_SMA)."""
     cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r
     cdef int err = 0
-    out = np.empty((rows, n))
+    out = _out(out, 0, rows, n)
     cdef double[:, ::1] o = out
     if n == 0:
         return out
@@ -37,11 +47,11 @@ def sma(const double[:, ::1] x, int timeperiod, int num_threads=1):
     return out
 
 
-def ema(const double[:, ::1] x, int timeperiod, int num_threads=1):
+def ema(const double[:, ::1] x, int timeperiod, int num_threads=1, out=None):
     """Exponential moving average seeded with the SMA of the first period (TA_EMA)."""
     cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r
     cdef int err = 0
-    out = np.empty((rows, n))
+    out = _out(out, 0, rows, n)
     cdef double[:, ::1] o = out
     if n == 0:
         return out
@@ -57,11 +67,11 @@ def ema(const double[:, ::1] x, int timeperiod, int num_threads=1):
     return out
 
 
-def wma(const double[:, ::1] x, int timeperiod, int num_threads=1):
+def wma(const double[:, ::1] x, int timeperiod, int num_threads=1, out=None):
     """Linearly weighted moving average (TA_WMA)."""
     cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r
     cdef int err = 0
-    out = np.empty((rows, n))
+    out = _out(out, 0, rows, n)
     cdef double[:, ::1] o = out
     if n == 0:
         return out
@@ -77,11 +87,11 @@ def wma(const double[:, ::1] x, int timeperiod, int num_threads=1):
     return out
 
 
-def dema(const double[:, ::1] x, int timeperiod, int num_threads=1):
+def dema(const double[:, ::1] x, int timeperiod, int num_threads=1, out=None):
     """Double exponential moving average (TA_DEMA)."""
     cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r
     cdef int err = 0
-    out = np.empty((rows, n))
+    out = _out(out, 0, rows, n)
     cdef double[:, ::1] o = out
     if n == 0:
         return out
@@ -97,11 +107,11 @@ def dema(const double[:, ::1] x, int timeperiod, int num_threads=1):
     return out
 
 
-def tema(const double[:, ::1] x, int timeperiod, int num_threads=1):
+def tema(const double[:, ::1] x, int timeperiod, int num_threads=1, out=None):
     """Triple exponential moving average (TA_TEMA)."""
     cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r
     cdef int err = 0
-    out = np.empty((rows, n))
+    out = _out(out, 0, rows, n)
     cdef double[:, ::1] o = out
     if n == 0:
         return out
@@ -118,61 +128,79 @@ def tema(const double[:, ::1] x, int timeperiod, int num_threads=1):
 
 
 def bbands(const double[:, ::1] x, int timeperiod, double nbdevup, double nbdevdn,
-           int matype, int num_threads=1):
+           int matype, int num_threads=1, out=None):
     """Bollinger bands (TA_BBANDS); returns (upper, middle, lower)."""
     cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r
+    cdef Py_ssize_t blk, nblk = (rows + NL - 1) // NL
+    cdef double* buf
     cdef int err = 0
-    up = np.empty((rows, n))
-    mid = np.empty((rows, n))
-    lo = np.empty((rows, n))
+    up = _out(out, 0, rows, n)
+    mid = _out(out, 1, rows, n)
+    lo = _out(out, 2, rows, n)
     cdef double[:, ::1] u = up, md = mid, l = lo
     if n == 0:
         return up, mid, lo
     with nogil:
-        if rows == 1 or num_threads <= 1:
+        if rows < NL:
             for r in range(rows):
                 err += k_bbands(&x[r, 0], n, timeperiod, nbdevup, nbdevdn, matype,
                                 &u[r, 0], &md[r, 0], &l[r, 0])
         else:
-            for r in prange(rows, num_threads=num_threads, schedule="static"):
-                err += k_bbands(&x[r, 0], n, timeperiod, nbdevup, nbdevdn, matype,
-                                &u[r, 0], &md[r, 0], &l[r, 0])
+            # blocks of NL markets in lockstep, a scratch block per thread
+            with parallel(num_threads=max(1, num_threads)):
+                buf = <double*>malloc(4 * n * NL * sizeof(double))
+                for blk in prange(nblk, schedule="static"):
+                    if buf == NULL:
+                        err += 1
+                    else:
+                        err += kb_bbands(&x[0, 0], rows, n, blk * NL, timeperiod, nbdevup, nbdevdn,
+                                         matype, &u[0, 0], &md[0, 0], &l[0, 0], buf)
+                free(buf)
     if err:
         raise MemoryError()
     return up, mid, lo
 
 
 def macd(const double[:, ::1] x, int fastperiod, int slowperiod, int signalperiod,
-         int num_threads=1):
+         int num_threads=1, out=None):
     """MACD (TA_MACD); returns (macd, signal, hist)."""
     cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r
+    cdef Py_ssize_t blk, nblk = (rows + NL - 1) // NL
+    cdef double* buf
     cdef int err = 0
-    a = np.empty((rows, n))
-    s = np.empty((rows, n))
-    h = np.empty((rows, n))
+    a = _out(out, 0, rows, n)
+    s = _out(out, 1, rows, n)
+    h = _out(out, 2, rows, n)
     cdef double[:, ::1] av = a, sv = s, hv = h
     if n == 0:
         return a, s, h
     with nogil:
-        if rows == 1 or num_threads <= 1:
+        if rows < NL:
             for r in range(rows):
                 err += k_macd(&x[r, 0], n, fastperiod, slowperiod, signalperiod,
                               &av[r, 0], &sv[r, 0], &hv[r, 0])
         else:
-            for r in prange(rows, num_threads=num_threads, schedule="static"):
-                err += k_macd(&x[r, 0], n, fastperiod, slowperiod, signalperiod,
-                              &av[r, 0], &sv[r, 0], &hv[r, 0])
+            # blocks of NL markets in lockstep, a scratch block per thread
+            with parallel(num_threads=max(1, num_threads)):
+                buf = <double*>malloc(4 * n * NL * sizeof(double))
+                for blk in prange(nblk, schedule="static"):
+                    if buf == NULL:
+                        err += 1
+                    else:
+                        err += kb_macd(&x[0, 0], rows, n, blk * NL, fastperiod, slowperiod,
+                                       signalperiod, &av[0, 0], &sv[0, 0], &hv[0, 0], buf)
+                free(buf)
     if err:
         raise MemoryError()
     return a, s, h
 
 
 def vwap(const double[:, ::1] high, const double[:, ::1] low, const double[:, ::1] close,
-         const double[:, ::1] volume, int timeperiod, int num_threads=1):
+         const double[:, ::1] volume, int timeperiod, int num_threads=1, out=None):
     """Rolling volume-weighted average of the typical price over `timeperiod` bars."""
     cdef Py_ssize_t rows = close.shape[0], n = close.shape[1], r
     cdef int err = 0
-    out = np.empty((rows, n))
+    out = _out(out, 0, rows, n)
     cdef double[:, ::1] o = out
     if n == 0:
         return out

@@ -179,3 +179,71 @@ cdef inline int k_dm(const double* high, const double* low, const double* close,
             if today >= 2 * p - 1:
                 out[today] = adx
     return 0
+
+
+cdef extern from *:
+    """
+    /* true_range on four lanes, same comparison order (selects as maxsd does) */
+    static inline nija_v4 v4_true_range(nija_v4 h, nija_v4 l, nija_v4 pc) {
+        nija_v4 g = h - l, v = v4_abs(pc - h);
+        g = v4_sel(v > g, v, g);
+        v = v4_abs(l - pc);
+        return v4_sel(v > g, v, g);
+    }
+    /* k_atr (not normalized, p > 1) on NL = 8 lanes (see "Lane blocks" in
+       _common.pxi), m > p; ot written from bar p. */
+    static void nija_atr_lanes(const double *ht, const double *lt, const double *ct, Py_ssize_t m,
+                               int p, double *ot) {
+        const double inv = 1.0 / (double)p;
+        const nija_v4 vinv = v4_set(inv), vkeep = v4_set(1.0 - inv);
+        nija_v4 prev[2], tr;
+        Py_ssize_t i, o;
+        int h;
+        for (h = 0; h < 2; h++)
+            prev[h] = v4_set(0.0);
+        for (i = 1; i < p + 1; i++)
+            for (h = 0; h < 2; h++) {
+                o = i * 8 + 4 * h;
+                prev[h] = prev[h] + v4_true_range(V4_LD(ht + o), V4_LD(lt + o), V4_LD(ct + o - 8));
+            }
+        for (h = 0; h < 2; h++) {
+            prev[h] = prev[h] / v4_set((double)p);
+            V4_ST(ot + p * 8 + 4 * h, prev[h]);
+        }
+        for (i = p + 1; i < m; i++)
+            for (h = 0; h < 2; h++) {
+                o = i * 8 + 4 * h;
+                tr = v4_true_range(V4_LD(ht + o), V4_LD(lt + o), V4_LD(ct + o - 8));
+                prev[h] = v4_fma(prev[h], vkeep, tr * vinv);
+                V4_ST(ot + o, prev[h]);
+            }
+    }
+    """
+    void atr_lanes "nija_atr_lanes"(const double* ht, const double* lt, const double* ct, Py_ssize_t m,
+                                    int p, double* ot) noexcept nogil
+
+
+cdef inline int kb_atr(const double* high, const double* low, const double* close, Py_ssize_t rows,
+                       Py_ssize_t n, Py_ssize_t r0, int p, double* out, double* scratch) noexcept nogil:
+    """ATR of rows r0 .. r0+NL-1 (fewer at the end); scratch holds 4*n*NL doubles."""
+    cdef const double* sh[NL]
+    cdef const double* sl[NL]
+    cdef const double* sc[NL]
+    cdef Py_ssize_t b = -1, j, m, nreal = min(<Py_ssize_t>NL, rows - r0)
+    cdef int err = 0
+    lanes_rows(high, rows, n, r0, sh)
+    lanes_rows(low, rows, n, r0, sl)
+    lanes_rows(close, rows, n, r0, sc)
+    if p > 1:
+        b = lanes_begin(sh, sl, sc, n)
+    if b < 0 or n - b <= p:
+        for j in range(nreal):
+            err += k_atr(sh[j], sl[j], sc[j], n, p, False, out + (r0 + j) * n)
+        return err
+    m = n - b
+    lanes_in(sh, b, n, scratch)
+    lanes_in(sl, b, n, scratch + m * NL)
+    lanes_in(sc, b, n, scratch + 2 * m * NL)
+    atr_lanes(scratch, scratch + m * NL, scratch + 2 * m * NL, m, p, scratch + 3 * m * NL)
+    lanes_out(scratch + 3 * m * NL, nreal, out, n, r0, b, p)
+    return 0

@@ -104,3 +104,47 @@ def set_num_threads(n: int) -> None:
     """Set how many threads the 2-D calls and streaming updates may use (1 = serial)."""
     global _num_threads
     _num_threads = period("n", n, 1)
+
+
+def outputs(func: str, out: object, count: int, inputs: list[np.ndarray]) -> tuple[np.ndarray, ...] | None:
+    """Check caller-supplied output buffers (``out=``) and return them as a tuple.
+
+    ``out`` is one array for a one-output function and a tuple of ``count`` arrays
+    otherwise. Each must be a writeable, C-contiguous float64 ndarray with the
+    inputs' shape, sharing no memory with an input or with another output (the
+    kernels read inputs while they write outputs). Nothing is converted: a buffer
+    that does not fit raises :class:`IndicatorError` with ``field="out"``.
+    """
+    if out is None:
+        return None
+    if count == 1:
+        if isinstance(out, tuple):
+            if len(out) != 1:
+                raise IndicatorError(f"{func}: out must be one array, got a tuple of {len(out)}", field="out")
+            out = out[0]
+        bufs = (out,)
+    else:
+        if not isinstance(out, tuple) or len(out) != count:
+            raise IndicatorError(f"{func}: out must be a tuple of {count} arrays", field="out")
+        bufs = out
+    shape = inputs[0].shape
+    for k, buf in enumerate(bufs):
+        label = "out" if count == 1 else f"out[{k}]"
+        if not isinstance(buf, np.ndarray):
+            raise IndicatorError(f"{func}: {label} must be a numpy array, got {type(buf).__name__}", field="out")
+        if buf.dtype != np.float64:
+            raise IndicatorError(f"{func}: {label} must be float64, got {buf.dtype}", field="out")
+        if buf.shape != shape:
+            raise IndicatorError(f"{func}: {label} has shape {buf.shape}, the input has {shape}", field="out")
+        if not buf.flags.c_contiguous:
+            raise IndicatorError(f"{func}: {label} must be C-contiguous", field="out")
+        if not buf.flags.writeable:
+            raise IndicatorError(f"{func}: {label} is read-only", field="out")
+        # contiguous arrays overlap exactly when their address ranges do
+        for arr in inputs:
+            if np.may_share_memory(buf, arr):
+                raise IndicatorError(f"{func}: {label} shares memory with an input", field="out")
+        for other in bufs[:k]:
+            if np.may_share_memory(buf, other):
+                raise IndicatorError(f"{func}: {label} shares memory with another output", field="out")
+    return tuple(bufs)
