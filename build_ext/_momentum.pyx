@@ -41,9 +41,12 @@ def rsi(const double[:, ::1] x, int timeperiod, int num_threads=1, out=None):
             for r in range(rows):
                 err += k_rsi(&x[r, 0], n, timeperiod, &o[r, 0])
         else:
+            # blocks of NL markets in lockstep, a scratch block per thread; handed
+            # out dynamically, so a thread sharing its core with another process
+            # does not hold up the call (the machine is shared)
             with parallel(num_threads=max(1, num_threads)):
                 buf = <double*>malloc(2 * n * NL * sizeof(double))
-                for blk in prange(nblk, schedule="static"):
+                for blk in prange(nblk, schedule="dynamic", chunksize=4):
                     if buf == NULL:
                         err += 1
                     else:

@@ -146,10 +146,12 @@ def bbands(const double[:, ::1] x, int timeperiod, double nbdevup, double nbdevd
                 err += k_bbands(&x[r, 0], n, timeperiod, nbdevup, nbdevdn, matype,
                                 &u[r, 0], &md[r, 0], &l[r, 0])
         else:
-            # blocks of NL markets in lockstep, a scratch block per thread
+            # blocks of NL markets in lockstep, a scratch block per thread; handed
+            # out dynamically, so a thread sharing its core with another process
+            # does not hold up the call (the machine is shared)
             with parallel(num_threads=max(1, num_threads)):
                 buf = <double*>malloc(4 * n * NL * sizeof(double))
-                for blk in prange(nblk, schedule="static"):
+                for blk in prange(nblk, schedule="dynamic", chunksize=4):
                     if buf == NULL:
                         err += 1
                     else:
@@ -180,10 +182,12 @@ def macd(const double[:, ::1] x, int fastperiod, int slowperiod, int signalperio
                 err += k_macd(&x[r, 0], n, fastperiod, slowperiod, signalperiod,
                               &av[r, 0], &sv[r, 0], &hv[r, 0])
         else:
-            # blocks of NL markets in lockstep, a scratch block per thread
+            # blocks of NL markets in lockstep, a scratch block per thread; handed
+            # out dynamically, so a thread sharing its core with another process
+            # does not hold up the call (the machine is shared)
             with parallel(num_threads=max(1, num_threads)):
                 buf = <double*>malloc(4 * n * NL * sizeof(double))
-                for blk in prange(nblk, schedule="static"):
+                for blk in prange(nblk, schedule="dynamic", chunksize=4):
                     if buf == NULL:
                         err += 1
                     else:

@@ -61,10 +61,12 @@ def atr(const double[:, ::1] high, const double[:, ::1] low, const double[:, ::1
             for r in range(rows):
                 err += k_atr(&high[r, 0], &low[r, 0], &close[r, 0], n, timeperiod, False, &ov[r, 0])
         else:
-            # blocks of NL markets in lockstep, a scratch block per thread
+            # blocks of NL markets in lockstep, a scratch block per thread; handed
+            # out dynamically, so a thread sharing its core with another process
+            # does not hold up the call (the machine is shared)
             with parallel(num_threads=max(1, num_threads)):
                 buf = <double*>malloc(4 * n * NL * sizeof(double))
-                for blk in prange(nblk, schedule="static"):
+                for blk in prange(nblk, schedule="dynamic", chunksize=4):
                     if buf == NULL:
                         err += 1
                     else:
