@@ -35,16 +35,21 @@ from libc.string cimport memcpy
 
 cdef extern from *:
     """
+    #ifndef NIJA_COMMON_C0  /* once per module, however many families it cimports */
+    #define NIJA_COMMON_C0
     #ifdef _OPENMP
     #define NIJA_HAVE_OPENMP 1
     #else
     #define NIJA_HAVE_OPENMP 0
+    #endif
     #endif
     """
     const int NIJA_HAVE_OPENMP
 
 cdef extern from *:
     """
+    #ifndef NIJA_COMMON_C1  /* once per module, however many families it cimports */
+    #define NIJA_COMMON_C1
     /* (a > b) ? a : b as one maxsd on x86 -- the exact semantics of that
        instruction, NaN included (a NaN in either operand gives b). GCC only
        emits maxsd for the ternary itself when neither operand is a constant,
@@ -57,11 +62,14 @@ cdef extern from *:
     #else
     static inline double nija_max_sd(double a, double b) { return a > b ? a : b; }
     #endif
+    #endif
     """
     double max_sd "nija_max_sd"(double a, double b) noexcept nogil
 
 cdef extern from *:
     """
+    #ifndef NIJA_COMMON_C2  /* once per module, however many families it cimports */
+    #define NIJA_COMMON_C2
     /* (a < b) ? a : b as one minsd (same NaN rule as nija_max_sd). */
     #if defined(__SSE2__)
     static inline double nija_min_sd(double a, double b) {
@@ -70,11 +78,14 @@ cdef extern from *:
     #else
     static inline double nija_min_sd(double a, double b) { return a < b ? a : b; }
     #endif
+    #endif
     """
     double min_sd "nija_min_sd"(double a, double b) noexcept nogil
 
 cdef extern from *:
     """
+    #ifndef NIJA_COMMON_C3  /* once per module, however many families it cimports */
+    #define NIJA_COMMON_C3
     /* (a > b) ? v : 0.0 without a branch: cmpsd mask AND v (false on NaN). */
     #if defined(__SSE2__)
     static inline double nija_sel_gt(double a, double b, double v) {
@@ -84,11 +95,14 @@ cdef extern from *:
     #else
     static inline double nija_sel_gt(double a, double b, double v) { return a > b ? v : 0.0; }
     #endif
+    #endif
     """
     double sel_gt "nija_sel_gt"(double a, double b, double v) noexcept nogil
 
 cdef extern from *:
     """
+    #ifndef NIJA_COMMON_C4  /* once per module, however many families it cimports */
+    #define NIJA_COMMON_C4
     /* v where the comparison holds, else 0.0, as a compare mask AND v:
        sel_lt: a < b (false on NaN); sel_nlt: !(a < b), sel_nle: !(a <= b)
        (both true on NaN). */
@@ -106,6 +120,7 @@ cdef extern from *:
     static inline double nija_sel_lt(double a, double b, double v) { return a < b ? v : 0.0; }
     static inline double nija_sel_nlt(double a, double b, double v) { return !(a < b) ? v : 0.0; }
     static inline double nija_sel_nle(double a, double b, double v) { return !(a <= b) ? v : 0.0; }
+    #endif
     #endif
     """
     double sel_lt "nija_sel_lt"(double a, double b, double v) noexcept nogil
@@ -585,6 +600,8 @@ cdef inline void lanes_rows(const double* base, Py_ssize_t rows, Py_ssize_t n, P
 
 cdef extern from *:
     """
+    #ifndef NIJA_COMMON_C5  /* once per module, however many families it cimports */
+    #define NIJA_COMMON_C5
     /* Block transposes between NL = 8 rows and a time-major lane block, 4 bars x
        4 rows per step as in-register 4x4 transposes when AVX is on (the *_fma
        builds), one double at a time otherwise. Only data movement: no result
@@ -592,10 +609,19 @@ cdef extern from *:
     #if defined(__AVX__)
     #include <immintrin.h>
     #endif
-    static inline void nija_lanes_in(const double **src, Py_ssize_t b, Py_ssize_t n, double *xt) {
+    /* ahead: when not 0, how far (in doubles) the rows of the block this thread
+       runs next are: their lines are prefetched into L2 while this block is
+       transposed. A block's rows are only n doubles long, too short for the
+       hardware prefetcher to ramp up on, and the compute between two blocks'
+       reads would otherwise leave the memory system idle. */
+    static inline void nija_lanes_in(const double **src, Py_ssize_t b, Py_ssize_t n, double *xt,
+                                     Py_ssize_t ahead) {
         Py_ssize_t m = n - b, t = 0, j, g;
     #if defined(__AVX__)
         for (; t + 4 <= m; t += 4) {
+            if (ahead && ((t & 7) == 0))
+                for (j = 0; j < 8; j++)
+                    _mm_prefetch((const char *)(src[j] + b + t + ahead), _MM_HINT_T1);
             for (g = 0; g < 8; g += 4) {
                 __m256d r0 = _mm256_loadu_pd(src[g] + b + t), r1 = _mm256_loadu_pd(src[g + 1] + b + t);
                 __m256d r2 = _mm256_loadu_pd(src[g + 2] + b + t), r3 = _mm256_loadu_pd(src[g + 3] + b + t);
@@ -662,14 +688,18 @@ cdef extern from *:
             for (u = t; u < t1; u++)
                 dst[j][u] = ot[u * 8 + j];
     }
+    #endif
     """
-    void nija_lanes_in(const double** src, Py_ssize_t b, Py_ssize_t n, double* xt) noexcept nogil
+    void nija_lanes_in(const double** src, Py_ssize_t b, Py_ssize_t n, double* xt,
+                       Py_ssize_t ahead) noexcept nogil
     void nija_lanes_out(const double* ot, Py_ssize_t nreal, double** dst, Py_ssize_t t0,
                         Py_ssize_t t1) noexcept nogil
 
 
 cdef extern from *:
     """
+    #ifndef NIJA_COMMON_C6  /* once per module, however many families it cimports */
+    #define NIJA_COMMON_C6
     /* Four lanes as one GCC vector (one ymm in the *_fma builds, two xmm in the
        portable one). Element-wise IEEE operations, so a lane computes exactly
        what the scalar kernel computes; the multiply-add is fma() per lane (one
@@ -707,12 +737,15 @@ cdef extern from *:
         const nija_m4 mask = {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX};
         return (nija_v4)((nija_m4)a & mask);
     }
+    #endif
     """
 
 
-cdef inline void lanes_in(const double** src, Py_ssize_t b, Py_ssize_t n, double* xt) noexcept nogil:
-    """xt[(t-b)*NL + j] = src[j][t] for t in [b, n)."""
-    nija_lanes_in(src, b, n, xt)
+cdef inline void lanes_in(const double** src, Py_ssize_t b, Py_ssize_t n, double* xt,
+                          Py_ssize_t rows, Py_ssize_t r0) noexcept nogil:
+    """xt[(t-b)*NL + j] = src[j][t] for t in [b, n); prefetches the next block's rows
+    (r0+NL .., when they are all there) on the way."""
+    nija_lanes_in(src, b, n, xt, NL * n if r0 + 2 * NL <= rows else 0)
 
 
 cdef inline void lanes_out(double* ot, Py_ssize_t nreal, double* base, Py_ssize_t n,

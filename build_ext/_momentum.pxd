@@ -418,7 +418,7 @@ cdef inline int kb_rsi(const double* x, Py_ssize_t rows, Py_ssize_t n, Py_ssize_
             err += k_rsi(src[j], n, p, out + (r0 + j) * n)
         return err
     m = n - b
-    lanes_in(src, b, n, scratch)
+    lanes_in(src, b, n, scratch, rows, r0)
     rsi_lanes(scratch, m, p, scratch + m * NL)
     lanes_out(scratch + m * NL, nreal, out, n, r0, b, p)
     return 0

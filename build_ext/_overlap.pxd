@@ -369,7 +369,7 @@ cdef inline int kb_macd(const double* x, Py_ssize_t rows, Py_ssize_t n, Py_ssize
                           sig + (r0 + j) * n, hist + (r0 + j) * n)
         return err
     m = n - b
-    lanes_in(src, b, n, scratch)
+    lanes_in(src, b, n, scratch, rows, r0)
     macd_lanes(scratch, m, f, s, signal, scratch + m * NL, scratch + 2 * m * NL, scratch + 3 * m * NL)
     lanes_out(scratch + m * NL, nreal, macd, n, r0, b, lb)
     lanes_out(scratch + 2 * m * NL, nreal, sig, n, r0, b, lb)
@@ -507,7 +507,7 @@ cdef inline int kb_bbands(const double* x, Py_ssize_t rows, Py_ssize_t n, Py_ssi
                             middle + (r0 + j) * n, lower + (r0 + j) * n)
         return err
     m = n - b
-    lanes_in(src, b, n, scratch)
+    lanes_in(src, b, n, scratch, rows, r0)
     bbands_lanes(scratch, m, p, nbdevup, nbdevdn, scratch + m * NL, scratch + 2 * m * NL,
                  scratch + 3 * m * NL)
     lanes_out(scratch + m * NL, nreal, upper, n, r0, b, p - 1)

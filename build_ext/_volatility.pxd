@@ -241,9 +241,9 @@ cdef inline int kb_atr(const double* high, const double* low, const double* clos
             err += k_atr(sh[j], sl[j], sc[j], n, p, False, out + (r0 + j) * n)
         return err
     m = n - b
-    lanes_in(sh, b, n, scratch)
-    lanes_in(sl, b, n, scratch + m * NL)
-    lanes_in(sc, b, n, scratch + 2 * m * NL)
+    lanes_in(sh, b, n, scratch, rows, r0)
+    lanes_in(sl, b, n, scratch + m * NL, rows, r0)
+    lanes_in(sc, b, n, scratch + 2 * m * NL, rows, r0)
     atr_lanes(scratch, scratch + m * NL, scratch + 2 * m * NL, m, p, scratch + 3 * m * NL)
     lanes_out(scratch + 3 * m * NL, nreal, out, n, r0, b, p)
     return 0

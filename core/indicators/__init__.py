@@ -10,7 +10,9 @@ parameter names) and accept 1-D series or 2-D arrays of markets x time::
 
 Bad input raises :class:`nija.core.errors.IndicatorError`, whose ``field`` names the
 argument. :class:`IndicatorStream` updates a set of indicators one candle at a time
-for many markets.
+for many markets. :func:`batch` computes several of rsi/macd/bbands/atr over the same
+candles in one native call. Every function takes ``out=`` buffers to fill instead of
+allocating (for callers that compute the same arrays every cycle).
 
 Known differences from TA-Lib 0.8: the RSI (and so STOCHRSI) can differ from
 TA-Lib's in the last bits (about 5e-14 absolute), which STOCHRSI's stochastic can
@@ -29,6 +31,7 @@ where TA-Lib gives 0.
 
 from nija.core.errors import IndicatorError
 
+from ._batch import batch
 from ._functions import (
     adx,
     aroon,
@@ -73,6 +76,7 @@ __all__ = [
     "adx",
     "aroon",
     "atr",
+    "batch",
     "bbands",
     "cci",
     "dema",
