@@ -1,0 +1,165 @@
+"""batch(): several indicators over the same candles in one native call, equal bit
+for bit to the single functions, with out= buffers and IndicatorError naming the
+argument."""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+
+from nija.core import indicators as ta
+from nija.core.errors import IndicatorError
+from nija.core.indicators import _functions
+
+SPECS = {
+    "rsi9": ("rsi", {"timeperiod": 9}),
+    "rsi": ("rsi", {}),
+    "macd": ("macd", {}),
+    "macd_swapped": ("macd", {"fastperiod": 26, "slowperiod": 12, "signalperiod": 5}),
+    "bb20": ("bbands", {"timeperiod": 20}),
+    "bb_ema": ("bbands", {"timeperiod": 10, "nbdevup": 1.5, "nbdevdn": 2.5, "matype": 1}),
+    "bb_default": ("bbands", {}),
+    "atr": ("atr", {}),
+    "atr1": ("atr", {"timeperiod": 1}),
+}
+
+
+def _singles(d):
+    h, l, c = d["high"], d["low"], d["close"]
+    return {
+        "rsi9": ta.rsi(c, 9),
+        "rsi": ta.rsi(c),
+        "macd": ta.macd(c),
+        "macd_swapped": ta.macd(c, 26, 12, 5),
+        "bb20": ta.bbands(c, 20),
+        "bb_ema": ta.bbands(c, 10, 1.5, 2.5, matype=1),
+        "bb_default": ta.bbands(c),
+        "atr": ta.atr(h, l, c),
+        "atr1": ta.atr(h, l, c, 1),
+    }
+
+
+def _markets(rows, n, seed):
+    rng = np.random.default_rng(seed)
+    c = 100.0 + np.cumsum(rng.normal(0.0, 1.0, (rows, n)), axis=1)
+    s = rng.random((rows, n))
+    return {"high": c + s, "low": c - s, "close": c}
+
+
+def _assert_same(got, want):
+    assert list(got) == list(want)
+    for name in want:
+        g = got[name] if isinstance(got[name], tuple) else (got[name],)
+        w = want[name] if isinstance(want[name], tuple) else (want[name],)
+        assert len(g) == len(w), name
+        for a, b in zip(g, w):
+            np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+@pytest.fixture(params=[1, 2], ids=["serial", "threads"])
+def threads(request):
+    before = ta.get_num_threads()
+    ta.set_num_threads(request.param)
+    yield request.param
+    ta.set_num_threads(before)
+
+
+@pytest.mark.parametrize("rows", [1, 5, 8, 13, 24])
+def test_batch_equals_single_calls(rows, threads):
+    d = _markets(rows, 350, rows)
+    _assert_same(ta.batch(SPECS, **d), _singles(d))
+
+
+def test_batch_with_nan_in_some_rows(threads):
+    d = _markets(21, 400, 3)
+    d["close"][1, 100] = np.nan       # inside a lane
+    d["close"][9, :3] = np.nan        # block 1: rows start at different bars
+    d["high"][17, :5] = np.nan        # block 2: close starts together, high/low do not
+    d["low"][3, 250:260] = np.nan
+    d["close"][12, 399] = np.inf
+    _assert_same(ta.batch(SPECS, **d), _singles(d))
+
+
+def test_batch_of_1d_series():
+    d = {k: v[0] for k, v in _markets(1, 300, 4).items()}
+    got = ta.batch(SPECS, **d)
+    assert got["rsi"].shape == (300,) and got["macd"][0].shape == (300,)
+    _assert_same(got, _singles(d))
+
+
+def test_batch_without_atr_needs_only_close():
+    d = _markets(9, 200, 5)
+    got = ta.batch({"r": ("rsi", {"timeperiod": 5}), "m": ("macd", {})}, close=d["close"])
+    np.testing.assert_array_equal(got["r"], ta.rsi(d["close"], 5))
+    np.testing.assert_array_equal(got["m"][2], ta.macd(d["close"])[2])
+
+
+def test_batch_fills_out_buffers_for_the_named_indicators():
+    d = _markets(10, 300, 6)
+    out = {"rsi": np.full((10, 300), 5.0), "bb20": tuple(np.full((10, 300), 5.0) for _ in range(3))}
+    got = ta.batch(SPECS, **d, out=out)
+    assert got["rsi"] is out["rsi"]
+    assert all(a is b for a, b in zip(got["bb20"], out["bb20"]))
+    _assert_same(got, _singles(d))
+    again = ta.batch(SPECS, **d, out=out)
+    _assert_same(again, _singles(d))
+
+
+@pytest.mark.parametrize(
+    "call, field",
+    [
+        (lambda d: ta.batch({}, close=d["close"]), "indicators"),
+        (lambda d: ta.batch({"x": ("stoch", {})}, close=d["close"]), "indicators"),
+        (lambda d: ta.batch({"x": "rsi"}, close=d["close"]), "indicators"),
+        (lambda d: ta.batch({"x": ("rsi", {"period": 3})}, close=d["close"]), "indicators"),
+        (lambda d: ta.batch({"x": ("rsi", {"timeperiod": 1})}, close=d["close"]), "timeperiod"),
+        (lambda d: ta.batch({"x": ("macd", {"signalperiod": 0})}, close=d["close"]), "signalperiod"),
+        (lambda d: ta.batch({"x": ("bbands", {"matype": 4})}, close=d["close"]), "matype"),
+        (lambda d: ta.batch({"x": ("bbands", {"nbdevup": float("inf")})}, close=d["close"]), "nbdevup"),
+        (lambda d: ta.batch({"x": ("atr", {})}, close=d["close"]), "high"),
+        (lambda d: ta.batch({"x": ("atr", {})}, close=d["close"], high=d["high"]), "low"),
+        (lambda d: ta.batch({"x": ("atr", {})}, close=d["close"], high=d["high"], low=d["low"][:, 1:]), "low"),
+        (lambda d: ta.batch({"x": ("rsi", {"timeperiod": 60})}, close=d["close"]), "close"),
+        (lambda d: ta.batch({"x": ("rsi", {})}, close=d["close"], out={"y": np.empty((9, 60))}), "out"),
+        (lambda d: ta.batch({"x": ("rsi", {})}, close=d["close"], out=[np.empty((9, 60))]), "out"),
+        (lambda d: ta.batch({"x": ("rsi", {})}, close=d["close"], out={"x": np.empty((9, 61))}), "out"),
+        (lambda d: ta.batch({"x": ("rsi", {})}, close=d["close"], out={"x": d["close"]}), "out"),
+        (lambda d: ta.batch({"x": ("macd", {})}, close=d["close"], out={"x": np.empty((9, 60))}), "out"),
+    ],
+)
+def test_batch_validation_names_the_argument(call, field):
+    d = _markets(9, 60, 7)
+    with pytest.raises(IndicatorError) as err:
+        call(d)
+    assert err.value.field == field
+
+
+def test_batch_refuses_one_buffer_for_two_indicators():
+    d = _markets(9, 60, 8)
+    shared = np.empty((9, 60))
+    with pytest.raises(IndicatorError) as err:
+        ta.batch({"a": ("rsi", {}), "b": ("rsi", {"timeperiod": 5})}, close=d["close"],
+                 out={"a": shared, "b": shared})
+    assert err.value.field == "out"
+
+
+def test_fma_batch_equals_portable_batch():
+    if not _functions._cpu_has_fma():
+        pytest.skip("this CPU has no FMA3: only the portable build can run")
+    d = _markets(19, 600, 9)
+    d["close"][2, 300] = np.nan
+    portable = importlib.import_module("nija.core._batch")
+    fast = importlib.import_module("nija.core._batch_fma")
+    kinds = [portable.RSI, portable.MACD, portable.BBANDS, portable.ATR]
+    ip = [(14,), (12, 26, 9), (20, 0), (14,)]
+    dp = [(), (), (2.0, 2.0), ()]
+    results = []
+    for module in (portable, fast):
+        outs = [tuple(np.empty((19, 600)) for _ in range(c)) for c in (1, 3, 3, 1)]
+        module.batch(d["close"], d["high"], d["low"], kinds, ip, dp, outs, 2)
+        results.append(outs)
+    for a, b in zip(*results):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
