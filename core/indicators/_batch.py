@@ -11,7 +11,15 @@ from nija.core.errors import IndicatorError
 from . import _validate as v
 from ._functions import _load_kernels
 
-_native = _load_kernels("_batch")
+_native_module = None
+
+
+def _native():
+    """The compiled batch module, imported on first use (FMA3 build where the CPU has it)."""
+    global _native_module
+    if _native_module is None:
+        _native_module = _load_kernels("_batch")
+    return _native_module
 
 Array = np.ndarray
 
@@ -34,23 +42,23 @@ def _params(name: str, kind: str, params: Mapping[str, Any], x: np.ndarray):
     if kind == "rsi":
         p = v.period("timeperiod", full["timeperiod"], 2)
         v.length(name, "close", x, p)
-        return _native.RSI, (p,), ()
+        return _native().RSI, (p,), ()
     if kind == "atr":
         p = v.period("timeperiod", full["timeperiod"], 1)
         v.length(name, "high", x, p)
-        return _native.ATR, (p,), ()
+        return _native().ATR, (p,), ()
     if kind == "macd":
         f = v.period("fastperiod", full["fastperiod"], 2)
         s = v.period("slowperiod", full["slowperiod"], 2)
         g = v.period("signalperiod", full["signalperiod"], 1)
         v.length(name, "close", x, max(f, s) - 1 + g - 1)
-        return _native.MACD, (f, s, g), ()
+        return _native().MACD, (f, s, g), ()
     p = v.period("timeperiod", full["timeperiod"], 2)
     up = v.real("nbdevup", full["nbdevup"])
     dn = v.real("nbdevdn", full["nbdevdn"])
     mt = v.matype("matype", full["matype"])
     v.length(name, "close", x, p - 1)
-    return _native.BBANDS, (p, mt), (up, dn)
+    return _native().BBANDS, (p, mt), (up, dn)
 
 
 def batch(
@@ -89,8 +97,8 @@ def batch(
     """
     if not isinstance(indicators, Mapping) or not indicators:
         raise IndicatorError("indicators must be a non-empty mapping of name -> (kind, params)", field="indicators")
-    if len(indicators) > _native.MAX_SPECS:
-        raise IndicatorError(f"at most {_native.MAX_SPECS} indicators per batch call", field="indicators")
+    if len(indicators) > _native().MAX_SPECS:
+        raise IndicatorError(f"at most {_native().MAX_SPECS} indicators per batch call", field="indicators")
     specs = []
     for name, spec in indicators.items():
         try:
@@ -136,5 +144,5 @@ def batch(
     c2 = v.as_2d(x)
     h2 = v.as_2d(arrays[1]) if needs_hl else c2
     l2 = v.as_2d(arrays[2]) if needs_hl else c2
-    _native.batch(c2, h2, l2, kinds, ip, dp, native_outs, v.num_threads())
+    _native().batch(c2, h2, l2, kinds, ip, dp, native_outs, v.num_threads())
     return results

@@ -65,13 +65,12 @@ def _one(func, arrays, *args, out=None, name="", count=1):
     """
     flat = arrays[0].ndim == 1
     bufs = v.outputs(name, out, count, arrays)
-    native = None
+    inputs = [v.as_2d(a) for a in arrays]
     if bufs is not None:
         native = tuple(v.as_2d(b) for b in bufs)
-        native = native[0] if count == 1 else native
-    res = func(*(v.as_2d(a) for a in arrays), *args, v.num_threads(), native)
-    if bufs is not None:
+        func(*inputs, *args, v.num_threads(), native[0] if count == 1 else native)
         return bufs[0] if count == 1 else bufs
+    res = func(*inputs, *args, v.num_threads())
     if isinstance(res, tuple):
         return tuple(r[0] if flat else r for r in res)
     return res[0] if flat else res
