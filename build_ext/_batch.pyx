@@ -13,7 +13,7 @@ Each row of each output is bit-identical to the 1-D result of that row.
 
 from cython.parallel cimport parallel, prange
 from libc.stdlib cimport malloc, free
-from _overlap cimport NL, lanes_rows, lanes_begin, lanes_in, lanes_out
+from _overlap cimport NL, LANE_MAX_N, lanes_rows, lanes_begin, lanes_in, lanes_out
 from _overlap cimport k_macd, k_bbands, macd_lanes, bbands_lanes
 from _momentum cimport k_rsi, rsi_lanes
 from _volatility cimport k_atr, atr_lanes
@@ -108,6 +108,28 @@ cdef int kb_batch(const double* c, const double* h, const double* l, Py_ssize_t 
     return err
 
 
+cdef int kr_batch(const double* c, const double* h, const double* l, Py_ssize_t n, Py_ssize_t r,
+                  int ns, const int* kind, const int* ip, const double* dp, double** op) noexcept nogil:
+    """Every spec on row r with the 1-D kernels (rows longer than LANE_MAX_N)."""
+    cdef int s, err = 0
+    cdef Py_ssize_t o = r * n
+    c += o
+    h += o
+    l += o
+    for s in range(ns):
+        if kind[s] == K_RSI:
+            err += k_rsi(c, n, ip[3 * s], op[3 * s] + o)
+        elif kind[s] == K_MACD:
+            err += k_macd(c, n, ip[3 * s], ip[3 * s + 1], ip[3 * s + 2], op[3 * s] + o,
+                          op[3 * s + 1] + o, op[3 * s + 2] + o)
+        elif kind[s] == K_BBANDS:
+            err += k_bbands(c, n, ip[3 * s], dp[2 * s], dp[2 * s + 1], ip[3 * s + 1], op[3 * s] + o,
+                            op[3 * s + 1] + o, op[3 * s + 2] + o)
+        elif kind[s] == K_ATR:
+            err += k_atr(h, l, c, n, ip[3 * s], False, op[3 * s] + o)
+    return err
+
+
 def batch(const double[:, ::1] close, const double[:, ::1] high, const double[:, ::1] low,
           kinds, iparams, dparams, outs, int num_threads=1):
     """Compute ``len(kinds)`` indicators into ``outs`` (one tuple of 1 or 3 arrays each).
@@ -142,6 +164,14 @@ def batch(const double[:, ::1] close, const double[:, ::1] high, const double[:,
             keep.append(view)
             op[3 * s + q] = &view[0, 0]
     if n == 0 or rows == 0 or ns == 0:
+        return
+    cdef Py_ssize_t r
+    if n > LANE_MAX_N:
+        with nogil:
+            for r in prange(rows, num_threads=max(1, num_threads), schedule="dynamic"):
+                err += kr_batch(&close[0, 0], &high[0, 0], &low[0, 0], n, r, ns, kind, ip, dp, op)
+        if err:
+            raise MemoryError()
         return
     with nogil:
         # a scratch block per thread; blocks handed out dynamically, so a thread

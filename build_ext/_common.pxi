@@ -585,6 +585,10 @@ cdef inline void int_fastk(const double* high, const double* low, const double* 
 
 cdef enum:
     NL = 8  # markets per lane block
+    # Longest rows run in lane blocks: a block's scratch is a few arrays of
+    # n*NL doubles per thread (6 MB at most here); longer rows (few markets,
+    # long histories) run row by row, where the 1-D kernels are at their best.
+    LANE_MAX_N = 16384
 
 
 cdef inline void lanes_rows(const double* base, Py_ssize_t rows, Py_ssize_t n, Py_ssize_t r0,

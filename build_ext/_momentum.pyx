@@ -37,9 +37,13 @@ def rsi(const double[:, ::1] x, int timeperiod, int num_threads=1, out=None):
     if n == 0:
         return out_a
     with nogil:
-        if rows < NL:
-            for r in range(rows):
-                err += k_rsi(&x[r, 0], n, timeperiod, &o[r, 0])
+        if rows < NL or n > LANE_MAX_N:
+            if rows == 1 or num_threads <= 1:
+                for r in range(rows):
+                    err += k_rsi(&x[r, 0], n, timeperiod, &o[r, 0])
+            else:
+                for r in prange(rows, num_threads=num_threads, schedule="static"):
+                    err += k_rsi(&x[r, 0], n, timeperiod, &o[r, 0])
         else:
             # blocks of NL markets in lockstep, a scratch block per thread; handed
             # out dynamically, so a thread sharing its core with another process

@@ -141,10 +141,15 @@ def bbands(const double[:, ::1] x, int timeperiod, double nbdevup, double nbdevd
     if n == 0:
         return up, mid, lo
     with nogil:
-        if rows < NL:
-            for r in range(rows):
-                err += k_bbands(&x[r, 0], n, timeperiod, nbdevup, nbdevdn, matype,
-                                &u[r, 0], &md[r, 0], &l[r, 0])
+        if rows < NL or n > LANE_MAX_N:
+            if rows == 1 or num_threads <= 1:
+                for r in range(rows):
+                    err += k_bbands(&x[r, 0], n, timeperiod, nbdevup, nbdevdn, matype,
+                                    &u[r, 0], &md[r, 0], &l[r, 0])
+            else:
+                for r in prange(rows, num_threads=num_threads, schedule="static"):
+                    err += k_bbands(&x[r, 0], n, timeperiod, nbdevup, nbdevdn, matype,
+                                    &u[r, 0], &md[r, 0], &l[r, 0])
         else:
             # blocks of NL markets in lockstep, a scratch block per thread; handed
             # out dynamically, so a thread sharing its core with another process
@@ -177,10 +182,15 @@ def macd(const double[:, ::1] x, int fastperiod, int slowperiod, int signalperio
     if n == 0:
         return a, s, h
     with nogil:
-        if rows < NL:
-            for r in range(rows):
-                err += k_macd(&x[r, 0], n, fastperiod, slowperiod, signalperiod,
-                              &av[r, 0], &sv[r, 0], &hv[r, 0])
+        if rows < NL or n > LANE_MAX_N:
+            if rows == 1 or num_threads <= 1:
+                for r in range(rows):
+                    err += k_macd(&x[r, 0], n, fastperiod, slowperiod, signalperiod,
+                                  &av[r, 0], &sv[r, 0], &hv[r, 0])
+            else:
+                for r in prange(rows, num_threads=num_threads, schedule="static"):
+                    err += k_macd(&x[r, 0], n, fastperiod, slowperiod, signalperiod,
+                                  &av[r, 0], &sv[r, 0], &hv[r, 0])
         else:
             # blocks of NL markets in lockstep, a scratch block per thread; handed
             # out dynamically, so a thread sharing its core with another process

@@ -163,3 +163,9 @@ def test_fma_batch_equals_portable_batch():
     for a, b in zip(*results):
         for x, y in zip(a, b):
             np.testing.assert_array_equal(x, y)
+
+
+def test_batch_of_rows_longer_than_a_lane_block():
+    d = _markets(9, 17_000, 14)
+    d["high"][2, 5000] = np.nan
+    _assert_same(ta.batch(SPECS, **d), _singles(d))

@@ -137,3 +137,11 @@ def test_fma_lane_blocks_equal_portable_ones(family, name, call):
     a, b = call(portable, d), call(fast, d)
     for x, y in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
         np.testing.assert_array_equal(x, y, err_msg=f"{family}.{name}")
+
+
+def test_rows_longer_than_a_lane_block(threads):
+    # past LANE_MAX_N bars the 2-D calls go row by row; same results either way
+    d = _markets(9, 17_000, 13)
+    d["close"][4, 9000] = np.nan
+    for name in ("rsi14", "macd", "bbands20", "atr14"):
+        _assert_rows_equal_1d(LANE_CALLS[name], d)
