@@ -35,7 +35,8 @@ cdef enum:
 
 cdef int kb_batch(const double* c, const double* h, const double* l, Py_ssize_t rows,
                   Py_ssize_t n, Py_ssize_t r0, int ns, const int* kind, const int* ip,
-                  const double* dp, double** op, bint need_hl, double* scratch) noexcept nogil:
+                  const double* dp, double** op, const int* st, bint need_hl,
+                  double* scratch) noexcept nogil:
     """Every spec on rows r0 .. r0+NL-1; scratch holds 6*n*NL doubles."""
     cdef const double* sc[NL]
     cdef const double* sh[NL]
@@ -68,7 +69,7 @@ cdef int kb_batch(const double* c, const double* h, const double* l, Py_ssize_t 
             p = ip[3 * s]
             if bc >= 0 and m > p:
                 rsi_lanes(xt, m, p, ot)
-                lanes_out(ot, nreal, o[0], n, r0, bc, p)
+                lanes_out(ot, nreal, o[0], n, r0, bc, p, st[s] != 0)
             else:
                 for j in range(nreal):
                     err += k_rsi(sc[j], n, p, o[0] + (r0 + j) * n)
@@ -79,9 +80,9 @@ cdef int kb_batch(const double* c, const double* h, const double* l, Py_ssize_t 
             lb = (max(f, sw) - 1) + (g - 1)
             if bc >= 0 and m > lb:
                 macd_lanes(xt, m, min(f, sw), max(f, sw), g, ot, ot + m * NL, ot + 2 * m * NL)
-                lanes_out(ot, nreal, o[0], n, r0, bc, lb)
-                lanes_out(ot + m * NL, nreal, o[1], n, r0, bc, lb)
-                lanes_out(ot + 2 * m * NL, nreal, o[2], n, r0, bc, lb)
+                lanes_out(ot, nreal, o[0], n, r0, bc, lb, st[s] != 0)
+                lanes_out(ot + m * NL, nreal, o[1], n, r0, bc, lb, st[s] != 0)
+                lanes_out(ot + 2 * m * NL, nreal, o[2], n, r0, bc, lb, st[s] != 0)
             else:
                 for j in range(nreal):
                     err += k_macd(sc[j], n, f, sw, g, o[0] + (r0 + j) * n, o[1] + (r0 + j) * n,
@@ -90,9 +91,9 @@ cdef int kb_batch(const double* c, const double* h, const double* l, Py_ssize_t 
             p = ip[3 * s]
             if ip[3 * s + 1] == 0 and bc >= 0 and m > p - 1:
                 bbands_lanes(xt, m, p, dp[2 * s], dp[2 * s + 1], ot, ot + m * NL, ot + 2 * m * NL)
-                lanes_out(ot, nreal, o[0], n, r0, bc, p - 1)
-                lanes_out(ot + m * NL, nreal, o[1], n, r0, bc, p - 1)
-                lanes_out(ot + 2 * m * NL, nreal, o[2], n, r0, bc, p - 1)
+                lanes_out(ot, nreal, o[0], n, r0, bc, p - 1, st[s] != 0)
+                lanes_out(ot + m * NL, nreal, o[1], n, r0, bc, p - 1, st[s] != 0)
+                lanes_out(ot + 2 * m * NL, nreal, o[2], n, r0, bc, p - 1, st[s] != 0)
             else:
                 for j in range(nreal):
                     err += k_bbands(sc[j], n, p, dp[2 * s], dp[2 * s + 1], ip[3 * s + 1],
@@ -101,7 +102,7 @@ cdef int kb_batch(const double* c, const double* h, const double* l, Py_ssize_t 
             p = ip[3 * s]
             if hl_ready and p > 1 and m > p:
                 atr_lanes(ht, lt, xt, m, p, ot)
-                lanes_out(ot, nreal, o[0], n, r0, bc, p)
+                lanes_out(ot, nreal, o[0], n, r0, bc, p, st[s] != 0)
             else:
                 for j in range(nreal):
                     err += k_atr(sh[j], sl[j], sc[j], n, p, False, o[0] + (r0 + j) * n)
@@ -131,13 +132,15 @@ cdef int kr_batch(const double* c, const double* h, const double* l, Py_ssize_t 
 
 
 def batch(const double[:, ::1] close, const double[:, ::1] high, const double[:, ::1] low,
-          kinds, iparams, dparams, outs, int num_threads=1):
+          kinds, iparams, dparams, outs, streams=None, int num_threads=1):
     """Compute ``len(kinds)`` indicators into ``outs`` (one tuple of 1 or 3 arrays each).
 
     ``kinds[s]`` is RSI, MACD, BBANDS or ATR; ``iparams[s]`` its integer parameters
     (rsi/atr: (timeperiod,), macd: (fast, slow, signal), bbands: (timeperiod, matype)),
     ``dparams[s]`` its real ones (bbands: (nbdevup, nbdevdn)). ``high``/``low`` are read
-    only by ATR (pass ``close`` when there is none). At most MAX_SPECS indicators.
+    only by ATR (pass ``close`` when there is none). ``streams[s]`` true: spec s writes
+    with non-temporal stores (buffers the caller passed as out=). At most MAX_SPECS
+    indicators.
     """
     cdef Py_ssize_t rows = close.shape[0], n = close.shape[1], blk, nblk = (rows + NL - 1) // NL
     cdef int ns = len(kinds), s, q, err = 0
@@ -145,6 +148,7 @@ def batch(const double[:, ::1] close, const double[:, ::1] high, const double[:,
     cdef int ip[3 * NSPEC]
     cdef double dp[2 * NSPEC]
     cdef double* op[3 * NSPEC]
+    cdef int st[NSPEC]
     cdef double[:, ::1] view
     cdef bint need_hl = False
     cdef double* buf
@@ -153,6 +157,7 @@ def batch(const double[:, ::1] close, const double[:, ::1] high, const double[:,
     keep = []  # the memoryviews whose pointers are in op
     for s in range(ns):
         kind[s] = kinds[s]
+        st[s] = 1 if streams is not None and streams[s] else 0
         need_hl |= kind[s] == K_ATR
         for q in range(3):
             ip[3 * s + q] = iparams[s][q] if q < len(iparams[s]) else 0
@@ -183,7 +188,7 @@ def batch(const double[:, ::1] close, const double[:, ::1] high, const double[:,
                     err += 1
                 else:
                     err += kb_batch(&close[0, 0], &high[0, 0], &low[0, 0], rows, n, blk * NL, ns,
-                                    kind, ip, dp, op, need_hl, buf)
+                                    kind, ip, dp, op, st, need_hl, buf)
             free(buf)
     if err:
         raise MemoryError()

@@ -644,16 +644,19 @@ cdef extern from *:
                 xt[t * 8 + j] = src[j][b + t];
     }
     /* dst[j][t] = ot[t*8 + j] for t in [t0, t1), j < nreal.
-       With AVX and all 8 rows equally aligned (rows of n % 4 == 0 doubles), the
-       4x4 blocks go out as non-temporal stores: a 2-D call writes tens of MB,
-       far more than the caches hold, and a regular store first reads the line
-       it overwrites (read-for-ownership), a third of the memory traffic. */
+       With `stream`, AVX and all 8 rows equally aligned (rows of n % 4 == 0
+       doubles), the 4x4 blocks go out as non-temporal stores: a 2-D call writes
+       tens of MB, far more than the caches hold, and a regular store first reads
+       the line it overwrites (read-for-ownership). The callers stream into
+       buffers passed as out= (reused, cold); fresh arrays get regular stores:
+       their pages were zeroed by the kernel a moment before, through the cache,
+       and streaming past them measured slower. */
     static inline void nija_lanes_out(const double *ot, Py_ssize_t nreal, double **dst,
-                                      Py_ssize_t t0, Py_ssize_t t1) {
+                                      Py_ssize_t t0, Py_ssize_t t1, int stream) {
         Py_ssize_t t = t0, j, g, u;
     #if defined(__AVX__)
         if (nreal == 8) {
-            int aligned = 1;
+            int aligned = stream;
             for (j = 1; j < 8; j++)
                 aligned &= (((uintptr_t)dst[j] - (uintptr_t)dst[0]) & 31) == 0;
             if (aligned)  /* scalar head up to a 32-byte boundary */
@@ -697,7 +700,7 @@ cdef extern from *:
     void nija_lanes_in(const double** src, Py_ssize_t b, Py_ssize_t n, double* xt,
                        Py_ssize_t ahead) noexcept nogil
     void nija_lanes_out(const double* ot, Py_ssize_t nreal, double** dst, Py_ssize_t t0,
-                        Py_ssize_t t1) noexcept nogil
+                        Py_ssize_t t1, int stream) noexcept nogil
 
 
 cdef extern from *:
@@ -753,7 +756,7 @@ cdef inline void lanes_in(const double** src, Py_ssize_t b, Py_ssize_t n, double
 
 
 cdef inline void lanes_out(double* ot, Py_ssize_t nreal, double* base, Py_ssize_t n,
-                           Py_ssize_t r0, Py_ssize_t b, Py_ssize_t first) noexcept nogil:
+                           Py_ssize_t r0, Py_ssize_t b, Py_ssize_t first, bint stream) noexcept nogil:
     """Write a block's lane results back: row r0+j gets NaN before bar b+first and
     ot[(t-b)*NL + j] from there. The NaN head is written into the (cached)
     scratch first, so each row goes out as one contiguous stream."""
@@ -765,7 +768,7 @@ cdef inline void lanes_out(double* ot, Py_ssize_t nreal, double* base, Py_ssize_
         dst[j] = base + (r0 + j) * n + b
         for t in range(b):
             base[(r0 + j) * n + t] = NAN
-    nija_lanes_out(ot, nreal, dst, 0, m)
+    nija_lanes_out(ot, nreal, dst, 0, m, stream)
 
 
 cdef inline Py_ssize_t lanes_begin(const double** a, const double** b2, const double** c,

@@ -406,7 +406,7 @@ cdef inline void rsi_lanes(const double* xt, Py_ssize_t m, int p, double* ot) no
 
 
 cdef inline int kb_rsi(const double* x, Py_ssize_t rows, Py_ssize_t n, Py_ssize_t r0, int p,
-                       double* out, double* scratch) noexcept nogil:
+                       double* out, double* scratch, bint stream) noexcept nogil:
     """RSI of rows r0 .. r0+NL-1 (fewer at the end); scratch holds 2*n*NL doubles."""
     cdef const double* src[NL]
     cdef Py_ssize_t b, j, m, nreal = min(<Py_ssize_t>NL, rows - r0)
@@ -420,5 +420,5 @@ cdef inline int kb_rsi(const double* x, Py_ssize_t rows, Py_ssize_t n, Py_ssize_
     m = n - b
     lanes_in(src, b, n, scratch, rows, r0)
     rsi_lanes(scratch, m, p, scratch + m * NL)
-    lanes_out(scratch + m * NL, nreal, out, n, r0, b, p)
+    lanes_out(scratch + m * NL, nreal, out, n, r0, b, p, stream)
     return 0

@@ -30,6 +30,7 @@ cdef object _out(object out, int k, Py_ssize_t rows, Py_ssize_t n):
 def rsi(const double[:, ::1] x, int timeperiod, int num_threads=1, out=None):
     """Relative strength index (TA_RSI); ``out``, if given, is filled and returned."""
     cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r, blk, nblk = (rows + NL - 1) // NL
+    cdef bint stream = out is not None
     cdef int err = 0
     cdef double* buf
     out_a = np.empty((rows, n)) if out is None else out
@@ -54,7 +55,7 @@ def rsi(const double[:, ::1] x, int timeperiod, int num_threads=1, out=None):
                     if buf == NULL:
                         err += 1
                     else:
-                        err += kb_rsi(&x[0, 0], rows, n, blk * NL, timeperiod, &o[0, 0], buf)
+                        err += kb_rsi(&x[0, 0], rows, n, blk * NL, timeperiod, &o[0, 0], buf, stream)
                 free(buf)
     if err:
         raise MemoryError()

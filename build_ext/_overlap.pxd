@@ -352,7 +352,7 @@ cdef extern from *:
 
 cdef inline int kb_macd(const double* x, Py_ssize_t rows, Py_ssize_t n, Py_ssize_t r0,
                         int fast, int slow, int signal, double* macd, double* sig,
-                        double* hist, double* scratch) noexcept nogil:
+                        double* hist, double* scratch, bint stream) noexcept nogil:
     """MACD of rows r0 .. r0+NL-1 (fewer at the end); scratch holds 4*n*NL doubles."""
     cdef const double* src[NL]
     cdef Py_ssize_t b, j, m, lb, nreal = min(<Py_ssize_t>NL, rows - r0)
@@ -371,9 +371,9 @@ cdef inline int kb_macd(const double* x, Py_ssize_t rows, Py_ssize_t n, Py_ssize
     m = n - b
     lanes_in(src, b, n, scratch, rows, r0)
     macd_lanes(scratch, m, f, s, signal, scratch + m * NL, scratch + 2 * m * NL, scratch + 3 * m * NL)
-    lanes_out(scratch + m * NL, nreal, macd, n, r0, b, lb)
-    lanes_out(scratch + 2 * m * NL, nreal, sig, n, r0, b, lb)
-    lanes_out(scratch + 3 * m * NL, nreal, hist, n, r0, b, lb)
+    lanes_out(scratch + m * NL, nreal, macd, n, r0, b, lb, stream)
+    lanes_out(scratch + 2 * m * NL, nreal, sig, n, r0, b, lb, stream)
+    lanes_out(scratch + 3 * m * NL, nreal, hist, n, r0, b, lb, stream)
     return 0
 
 
@@ -493,7 +493,7 @@ cdef extern from *:
 
 cdef inline int kb_bbands(const double* x, Py_ssize_t rows, Py_ssize_t n, Py_ssize_t r0, int p,
                           double nbdevup, double nbdevdn, int matype, double* upper,
-                          double* middle, double* lower, double* scratch) noexcept nogil:
+                          double* middle, double* lower, double* scratch, bint stream) noexcept nogil:
     """BBANDS of rows r0 .. r0+NL-1 (fewer at the end); scratch holds 4*n*NL doubles."""
     cdef const double* src[NL]
     cdef Py_ssize_t b = -1, j, m, nreal = min(<Py_ssize_t>NL, rows - r0)
@@ -510,7 +510,7 @@ cdef inline int kb_bbands(const double* x, Py_ssize_t rows, Py_ssize_t n, Py_ssi
     lanes_in(src, b, n, scratch, rows, r0)
     bbands_lanes(scratch, m, p, nbdevup, nbdevdn, scratch + m * NL, scratch + 2 * m * NL,
                  scratch + 3 * m * NL)
-    lanes_out(scratch + m * NL, nreal, upper, n, r0, b, p - 1)
-    lanes_out(scratch + 2 * m * NL, nreal, middle, n, r0, b, p - 1)
-    lanes_out(scratch + 3 * m * NL, nreal, lower, n, r0, b, p - 1)
+    lanes_out(scratch + m * NL, nreal, upper, n, r0, b, p - 1, stream)
+    lanes_out(scratch + 2 * m * NL, nreal, middle, n, r0, b, p - 1, stream)
+    lanes_out(scratch + 3 * m * NL, nreal, lower, n, r0, b, p - 1, stream)
     return 0

@@ -133,6 +133,7 @@ def bbands(const double[:, ::1] x, int timeperiod, double nbdevup, double nbdevd
     cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r
     cdef Py_ssize_t blk, nblk = (rows + NL - 1) // NL
     cdef double* buf
+    cdef bint stream = out is not None
     cdef int err = 0
     up = _out(out, 0, rows, n)
     mid = _out(out, 1, rows, n)
@@ -161,7 +162,7 @@ def bbands(const double[:, ::1] x, int timeperiod, double nbdevup, double nbdevd
                         err += 1
                     else:
                         err += kb_bbands(&x[0, 0], rows, n, blk * NL, timeperiod, nbdevup, nbdevdn,
-                                         matype, &u[0, 0], &md[0, 0], &l[0, 0], buf)
+                                         matype, &u[0, 0], &md[0, 0], &l[0, 0], buf, stream)
                 free(buf)
     if err:
         raise MemoryError()
@@ -174,6 +175,7 @@ def macd(const double[:, ::1] x, int fastperiod, int slowperiod, int signalperio
     cdef Py_ssize_t rows = x.shape[0], n = x.shape[1], r
     cdef Py_ssize_t blk, nblk = (rows + NL - 1) // NL
     cdef double* buf
+    cdef bint stream = out is not None
     cdef int err = 0
     a = _out(out, 0, rows, n)
     s = _out(out, 1, rows, n)
@@ -202,7 +204,7 @@ def macd(const double[:, ::1] x, int fastperiod, int slowperiod, int signalperio
                         err += 1
                     else:
                         err += kb_macd(&x[0, 0], rows, n, blk * NL, fastperiod, slowperiod,
-                                       signalperiod, &av[0, 0], &sv[0, 0], &hv[0, 0], buf)
+                                       signalperiod, &av[0, 0], &sv[0, 0], &hv[0, 0], buf, stream)
                 free(buf)
     if err:
         raise MemoryError()

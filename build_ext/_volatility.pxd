@@ -224,7 +224,7 @@ cdef extern from *:
 
 
 cdef inline int kb_atr(const double* high, const double* low, const double* close, Py_ssize_t rows,
-                       Py_ssize_t n, Py_ssize_t r0, int p, double* out, double* scratch) noexcept nogil:
+                       Py_ssize_t n, Py_ssize_t r0, int p, double* out, double* scratch, bint stream) noexcept nogil:
     """ATR of rows r0 .. r0+NL-1 (fewer at the end); scratch holds 4*n*NL doubles."""
     cdef const double* sh[NL]
     cdef const double* sl[NL]
@@ -245,5 +245,5 @@ cdef inline int kb_atr(const double* high, const double* low, const double* clos
     lanes_in(sl, b, n, scratch + m * NL, rows, r0)
     lanes_in(sc, b, n, scratch + 2 * m * NL, rows, r0)
     atr_lanes(scratch, scratch + m * NL, scratch + 2 * m * NL, m, p, scratch + 3 * m * NL)
-    lanes_out(scratch + 3 * m * NL, nreal, out, n, r0, b, p)
+    lanes_out(scratch + 3 * m * NL, nreal, out, n, r0, b, p, stream)
     return 0

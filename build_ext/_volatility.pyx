@@ -51,6 +51,7 @@ def atr(const double[:, ::1] high, const double[:, ::1] low, const double[:, ::1
     cdef Py_ssize_t rows = high.shape[0], n = high.shape[1], r
     cdef Py_ssize_t blk, nblk = (rows + NL - 1) // NL
     cdef double* buf
+    cdef bint stream = out is not None
     cdef int err = 0
     out_a = _out(out, 0, rows, n)
     cdef double[:, ::1] ov = out_a
@@ -75,7 +76,7 @@ def atr(const double[:, ::1] high, const double[:, ::1] low, const double[:, ::1
                         err += 1
                     else:
                         err += kb_atr(&high[0, 0], &low[0, 0], &close[0, 0], rows, n, blk * NL,
-                                      timeperiod, &ov[0, 0], buf)
+                                      timeperiod, &ov[0, 0], buf, stream)
                 free(buf)
     if err:
         raise MemoryError()

@@ -125,11 +125,13 @@ def batch(
     extra = set(out) - {name for name, _, _ in specs}
     if extra:
         raise IndicatorError(f"out has buffers for unknown indicators {sorted(extra)}", field="out")
-    kinds, ip, dp, native_outs, results, seen = [], [], [], [], {}, []
+    kinds, ip, dp, native_outs, streams, results, seen = [], [], [], [], [], {}, []
     for name, kind, params in specs:
         k, ints, reals = _params(name, kind, params, x)
         count = BATCH_KINDS[kind][1]
         bufs = v.outputs(name, out.get(name), count, arrays)
+        # caller buffers are written with streaming stores (see build_ext/_common.pxi)
+        streams.append(bufs is not None)
         if bufs is None:
             bufs = tuple(np.empty(x.shape) for _ in range(count))
         for b in bufs:
@@ -144,5 +146,5 @@ def batch(
     c2 = v.as_2d(x)
     h2 = v.as_2d(arrays[1]) if needs_hl else c2
     l2 = v.as_2d(arrays[2]) if needs_hl else c2
-    _native().batch(c2, h2, l2, kinds, ip, dp, native_outs, v.num_threads())
+    _native().batch(c2, h2, l2, kinds, ip, dp, native_outs, streams, v.num_threads())
     return results

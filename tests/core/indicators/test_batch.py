@@ -157,12 +157,14 @@ def test_fma_batch_equals_portable_batch():
     dp = [(), (), (2.0, 2.0), ()]
     results = []
     for module in (portable, fast):
-        outs = [tuple(np.empty((19, 600)) for _ in range(c)) for c in (1, 3, 3, 1)]
-        module.batch(d["close"], d["high"], d["low"], kinds, ip, dp, outs, 2)
-        results.append(outs)
-    for a, b in zip(*results):
-        for x, y in zip(a, b):
-            np.testing.assert_array_equal(x, y)
+        for streams in ([False] * 4, [True] * 4):
+            outs = [tuple(np.empty((19, 600)) for _ in range(c)) for c in (1, 3, 3, 1)]
+            module.batch(d["close"], d["high"], d["low"], kinds, ip, dp, outs, streams, 2)
+            results.append(outs)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            for x, y in zip(a, b):
+                np.testing.assert_array_equal(x, y)
 
 
 def test_batch_of_rows_longer_than_a_lane_block():
