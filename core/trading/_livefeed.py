@@ -4,8 +4,9 @@ venue's public REST API (``fetch_ohlcv``) through ccxt's async classes.
 The feed offers the same interface as :class:`~nija.core.trading.ReplayFeed`, so the engine and
 the paper broker run unchanged on it. Invariants:
 
-- only *closed* candles are kept (a row is closed when a later row exists or its close time
-  has passed on the feed's clock), each at most once, oldest first, at most ``history`` per
+- only *closed* candles are kept (a row is closed once its close time has passed on the
+  feed's clock and the venue shows the next candle, or ``CLOSE_GRACE_MS`` later without it;
+  rows from the future are ignored), each at most once, oldest first, at most ``history`` per
   (symbol, timeframe);
 - candle times are released in increasing order across every series the engine asks about: a
   candle opening at ``t`` is released once every one of those series has closed past ``t``, so
@@ -55,6 +56,9 @@ EXCHANGE_OPTIONS: dict[str, dict[str, Any]] = {
 USD_QUOTES = ("USDT", "USD", "USDC", "FDUSD", "BUSD")
 USD_LIKE = frozenset({"USD", "USDT", "USDC", "BUSD", "DAI", "FDUSD"})
 MAX_PAGE = 1000  # Binance's and most venues' largest klines page
+#: How long after a candle's close time it counts as closed when the venue does not show the
+#: next candle yet (a quiet market; a venue clock slightly behind ours).
+CLOSE_GRACE_MS = 5_000
 
 
 def _rebase(urls: Any, base: str) -> Any:
@@ -279,13 +283,14 @@ class LiveFeed:
         venue = self._venue()
         limit = min(self.history + 1, MAX_PAGE)  # + the candle still forming
         added = 0
-        while True:
+        # A full page means more may follow (after an outage); at most history's worth.
+        for _ in range(self.history // limit + 2):
             since = stream.closed_until  # None at first: the newest ``limit`` candles
             rows = await venue.fetch_ohlcv(stream.symbol, stream.timeframe, since, limit)
             n = self._merge(stream, rows)
             added += n
             if n == 0 or len(rows) < limit:
-                break  # caught up (a full page means more may follow, e.g. after an outage)
+                break
         return added
 
     def _merge(self, stream: _Stream, rows: list) -> int:
@@ -295,7 +300,8 @@ class LiveFeed:
         new = []
         for i, r in enumerate(rows):
             ts = int(r[0])
-            closed = i < len(rows) - 1 or ts + stream.tf_ms <= now
+            close = ts + stream.tf_ms
+            closed = close <= now and (i < len(rows) - 1 or close + CLOSE_GRACE_MS <= now)
             if not closed:
                 break  # the candle still forming (and anything after it)
             if last is not None and ts <= last:

@@ -90,6 +90,14 @@ async def test_only_closed_candles_once_each_in_order(sim, feed, clock):
     feed.now_ms = times[-1]
     assert feed.next_time([("ETH/BTC", "1m")]) is None
     assert feed.last_candle("ETH/BTC").close == Decimal("0.13")
+    # Rows ahead of the clock (a venue clock ahead of ours, a simulator) are never released,
+    # even with later rows after them.
+    forming = sim.candles[("ETHBTC", "1m")][-1][0]
+    for i in (1, 2):
+        sim.add_candle("ETHBTC", "1m", forming + i * MINUTE, "0.2", "0.2", "0.2", "0.2")
+    clock.advance(forming + MINUTE + 1 - clock.now_ms())  # the forming candle has just closed
+    await until(lambda: _times(feed)[-1] == forming, "the candle that closed")
+    assert _times(feed)[-1] == forming  # that poll's answer held the two future rows too
 
 
 async def test_the_venue_is_asked_only_when_a_candle_is_due(sim, feed, clock):
