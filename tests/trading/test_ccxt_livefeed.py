@@ -100,6 +100,30 @@ async def test_only_closed_candles_once_each_in_order(sim, feed, clock):
     assert _times(feed)[-1] == forming  # that poll's answer held the two future rows too
 
 
+async def test_mixed_timeframes_are_released_in_time_order(sim, feed, clock):
+    """Bots on 1m and 5m in one process share one "now": 1m candles wait for the 5m candle
+    covering them, so the 5m series never receives a candle older than the engine's time."""
+    for k in range(13):  # 5m candles up to the one forming at T0 + 60m
+        sim.add_candle("ETHBTC", "5m", T0 + k * 5 * MINUTE, "0.1", "0.1", "0.1", "0.1")
+    keys = [("ETH/BTC", "1m"), ("ETH/BTC", "5m")]
+    await feed.subscribe(keys)
+    feed.now_ms = T0 + 59 * MINUTE
+    for _ in range(4):  # 1m candles T0+60m … T0+63m close; the 5m one is still forming
+        closed = await advance(sim, "0.1", clock)
+    await until(lambda: _times(feed)[-1] == closed, "four more 1m candles")
+    assert feed.next_time(keys) is None, "held until the 5m candle at T0+60m closes"
+    closed = await advance(sim, "0.1", clock)  # T0+64m; the clock is now past T0+65m
+    sim.add_candle("ETHBTC", "5m", T0 + 65 * MINUTE, "0.1", "0.1", "0.1", "0.1")
+    await until(lambda: int(feed.series("ETH/BTC", "5m").times[-1]) == T0 + 60 * MINUTE, "the 5m candle")
+    await until(lambda: _times(feed)[-1] == closed, "the fifth 1m candle")
+    released = []
+    while (t := feed.next_time(keys)) is not None:
+        released.append((t - T0) // MINUTE)
+        feed.now_ms = t
+    assert released == [60, 61, 62, 63, 64]
+    assert feed.index_at("ETH/BTC", "5m", T0 + 60 * MINUTE) == len(feed.series("ETH/BTC", "5m").times) - 1
+
+
 async def test_the_venue_is_asked_only_when_a_candle_is_due(sim, feed, clock):
     await feed.subscribe([("ETH/BTC", "1m")])
 
