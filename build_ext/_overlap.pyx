@@ -7,7 +7,10 @@ C-contiguous float64 2-D arrays (one row per market) and do no argument checks.
 Bounds checking and negative indexing are off for the whole module: every index
 is derived from the array shapes read here, and the wrappers validate inputs.
 Rows run in parallel with OpenMP when the module was built with it (serially
-otherwise); the GIL is released for the whole computation.
+otherwise); the GIL is released for the whole computation. Every function takes
+``out``: None (fresh outputs) or the caller's validated buffers (one array, or a
+tuple for several outputs), filled and returned; rsi, macd, bbands and atr run 2-D
+input in lane blocks of NL markets (see "Lane blocks" in _common.pxi).
 """
 
 import numpy as np
