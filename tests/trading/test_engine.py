@@ -77,6 +77,9 @@ async def test_open_positions_carry_a_venue_stop_that_survives_a_restart(db):
     # Resuming again changes nothing: the stop is there, no duplicate.
     await restarted.resume()
     assert len([s for s in await _stops(db, bot["id"]) if s["state"] == "accepted"]) == 1
+    # The session's database is shared: a later restart (the gRPC platform's start-up) must not
+    # resume this bot and carry the shared replay time to where it stopped.
+    await restarted.stop_bot(user, bot["id"])
     await restarted.close()
 
 
@@ -99,4 +102,5 @@ async def test_a_position_without_a_known_stop_raises_an_alert(db):
     alerts = [trading_pb2.TradingEvent.FromString(bytes(r.payload)).alert for r in rows]
     assert [(a.bot_id, a.symbol, a.code) for a in alerts] == [(bot["id"], "ETH/BTC", "POSITION_UNPROTECTED")]
     assert rows[0].subject == f"nija.user.{user}.notifications"
+    await restarted.stop_bot(user, bot["id"])  # as above: later restarts must not resume it
     await restarted.close()
