@@ -15,7 +15,7 @@ from cython.parallel cimport parallel, prange
 from libc.stdlib cimport malloc, free
 from _overlap cimport NL, LANE_MAX_N, lanes_rows, lanes_begin, lanes_in, lanes_out
 from _overlap cimport k_macd, k_bbands, macd_lanes, bbands_lanes
-from _momentum cimport k_rsi, rsi_lanes
+from _momentum cimport k_rsi, rsi_lanes, rsi2_lanes
 from _volatility cimport k_atr, atr_lanes
 
 # indicator kinds (the Python side maps names to these)
@@ -49,6 +49,10 @@ cdef int kb_batch(const double* c, const double* h, const double* l, Py_ssize_t 
     cdef int s, k, p, f, sw, g, err = 0
     cdef bint hl_ready = False
     cdef double** o
+    cdef bint done[NSPEC]  # rsi specs already computed by the pass of an earlier one
+    cdef int s2
+    for s in range(ns):
+        done[s] = False
     lanes_rows(c, rows, n, r0, sc)
     bc = lanes_begin(sc, NULL, NULL, n)
     if bc >= 0:
@@ -68,8 +72,18 @@ cdef int kb_batch(const double* c, const double* h, const double* l, Py_ssize_t 
         if k == K_RSI:
             p = ip[3 * s]
             if bc >= 0 and m > p:
-                rsi_lanes(xt, m, p, ot)
-                lanes_out(ot, nreal, o[0], n, r0, bc, p, st[s] != 0)
+                # the next rsi spec, if any, shares this pass (rsi2_lanes)
+                s2 = s + 1
+                while s2 < ns and kind[s2] != K_RSI:
+                    s2 += 1
+                if s2 < ns and not done[s] and m > ip[3 * s2]:
+                    rsi2_lanes(xt, m, p, ip[3 * s2], ot, ot + m * NL)
+                    lanes_out(ot, nreal, o[0], n, r0, bc, p, st[s] != 0)
+                    lanes_out(ot + m * NL, nreal, op[3 * s2], n, r0, bc, ip[3 * s2], st[s2] != 0)
+                    done[s2] = True
+                elif not done[s]:
+                    rsi_lanes(xt, m, p, ot)
+                    lanes_out(ot, nreal, o[0], n, r0, bc, p, st[s] != 0)
             else:
                 for j in range(nreal):
                     err += k_rsi(sc[j], n, p, o[0] + (r0 + j) * n)

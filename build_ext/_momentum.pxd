@@ -405,6 +405,65 @@ cdef inline void rsi_lanes(const double* xt, Py_ssize_t m, int p, double* ot) no
             ot[i * NL + j] = 100.0 * (g / s) if s > 0.0 else 0.0
 
 
+cdef extern from *:
+    """
+    /* One step of rsi_lanes for four lanes at bar i (see rsi_lanes): seeding up
+       to bar p, the first value at p, Wilder's smoothing after it. sg/sl are the
+       seeding adds, dn the smoothing's down move; the smoothing's up move is sg
+       ((0 > d) ? 0 : d is (d < 0) ? 0 : d). */
+    static inline void nija_rsi_step(Py_ssize_t i, int p, nija_v4 vinv, nija_v4 vc, nija_v4 *g,
+                                     nija_v4 *l, nija_v4 sg, nija_v4 sl, nija_v4 dn, double *o) {
+        const nija_v4 zero = v4_set(0.0), hundred = v4_set(100.0);
+        nija_v4 s;
+        if (i <= p) {
+            *l = *l - sl;
+            *g = *g + sg;
+            if (i < p)
+                return;
+            *l = *l / v4_set((double)p);
+            *g = *g / v4_set((double)p);
+        } else {
+            *g = v4_fma(*g, vc, sg * vinv);
+            *l = v4_fma(*l, vc, dn * vinv);
+        }
+        s = *g + *l;
+        V4_ST(o, v4_sel(s > zero, hundred * (*g / s), zero));
+    }
+    /* Two RSIs of one lane block in one pass (batch() with two rsi specs): the
+       move and its up/down parts are computed once; each RSI's operations are
+       rsi_lanes', so the bits are. m > max(pa, pb); oa/ob written from pa/pb. */
+    static void nija_rsi2_lanes(const double *xt, Py_ssize_t m, int pa, int pb, double *oa,
+                                double *ob) {
+        const double ia = 1.0 / (double)pa, ib = 1.0 / (double)pb;
+        const nija_v4 via = v4_set(ia), vca = v4_set(1.0 - ia), vib = v4_set(ib), vcb = v4_set(1.0 - ib);
+        const nija_v4 zero = v4_set(0.0);
+        nija_v4 ga[2], la[2], gb[2], lb[2], d, nd, sg, sl, dn;
+        nija_m4 neg;
+        Py_ssize_t i;
+        int h;
+        for (h = 0; h < 2; h++) {
+            ga[h] = zero;
+            la[h] = zero;
+            gb[h] = zero;
+            lb[h] = zero;
+        }
+        for (i = 1; i < m; i++)
+            for (h = 0; h < 2; h++) {
+                d = V4_LD(xt + i * 8 + 4 * h) - V4_LD(xt + (i - 1) * 8 + 4 * h);
+                nd = -d;
+                neg = d < zero;
+                sg = v4_sel(neg, zero, d);
+                sl = v4_sel(neg, d, zero);
+                dn = v4_sel(nd > zero, nd, zero);
+                nija_rsi_step(i, pa, via, vca, &ga[h], &la[h], sg, sl, dn, oa + i * 8 + 4 * h);
+                nija_rsi_step(i, pb, vib, vcb, &gb[h], &lb[h], sg, sl, dn, ob + i * 8 + 4 * h);
+            }
+    }
+    """
+    void rsi2_lanes "nija_rsi2_lanes"(const double* xt, Py_ssize_t m, int pa, int pb, double* oa,
+                                      double* ob) noexcept nogil
+
+
 cdef inline int kb_rsi(const double* x, Py_ssize_t rows, Py_ssize_t n, Py_ssize_t r0, int p,
                        double* out, double* scratch, bint stream) noexcept nogil:
     """RSI of rows r0 .. r0+NL-1 (fewer at the end); scratch holds 2*n*NL doubles."""

@@ -419,6 +419,7 @@ cdef extern from *:
         const double inv = 1.0 / (double)p;
         const nija_v4 vinv = v4_set(inv), vup = v4_set(up_k), vdn = v4_set(dn_k), zero = v4_set(0.0);
         const nija_v4 one = v4_set(1.0), lo_c = v4_set(0.000001), hi_c = v4_set(1000000.0);
+        const int same_k = up_k == dn_k;  /* one multiply for both bands, as k_bbands */
         nija_v4 shift[2], t1[2], t2[2], tot[2], rs[2], x, xo, t, a1, a2, mean1, var, sd, md;
         nija_m4 fl[2];
         double sh_s[8], t1_s[8], t2_s[8];
@@ -463,8 +464,9 @@ cdef extern from *:
                 fl[h] = (var < lo_c * (a2 * vinv)) | (t > hi_c * a2) | (rs[h] <= zero);
                 sd = v4_sel(var > zero, v4_sqrt(var), zero);
                 V4_ST(om + i * 8 + 4 * h, md);
-                V4_ST(ou + i * 8 + 4 * h, md + (sd * vup));
-                V4_ST(ol + i * 8 + 4 * h, md - (sd * vdn));
+                t = sd * vup;
+                V4_ST(ou + i * 8 + 4 * h, md + t);
+                V4_ST(ol + i * 8 + 4 * h, md - (same_k ? t : sd * vdn));
             }
             if (v4_any(fl[0] | fl[1])) {
                 for (h = 0; h < 2; h++) {

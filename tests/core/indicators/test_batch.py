@@ -171,3 +171,17 @@ def test_batch_of_rows_longer_than_a_lane_block():
     d = _markets(9, 17_000, 14)
     d["high"][2, 5000] = np.nan
     _assert_same(ta.batch(SPECS, **d), _singles(d))
+
+
+def test_batch_rsi_passes_shared_by_pairs():
+    # rsi specs share one pass two at a time; an odd one, one too long for the
+    # series after its leading NaN, and other kinds in between change nothing
+    d = _markets(11, 90, 15)
+    d["close"][8:, :40] = np.nan  # block 1 starts late: rsi(60) does not fit there
+    specs = {"a": ("rsi", {"timeperiod": 3}), "m": ("macd", {"fastperiod": 3, "slowperiod": 5,
+             "signalperiod": 2}), "b": ("rsi", {"timeperiod": 60}), "c": ("rsi", {"timeperiod": 2}),
+             "e": ("rsi", {"timeperiod": 14})}
+    got = ta.batch(specs, close=d["close"])
+    c = d["close"]
+    want = {"a": ta.rsi(c, 3), "m": ta.macd(c, 3, 5, 2), "b": ta.rsi(c, 60), "c": ta.rsi(c, 2), "e": ta.rsi(c, 14)}
+    _assert_same(got, want)
