@@ -23,9 +23,11 @@ from nija.core.plugins.broker import (
     VenueFill,
     VenueOrder,
 )
+from nija.core.plugins.venue_urls import rebase_urls, venue_base_url
 
 __all__ = [
     "Broker", "BrokerBadRequest", "BrokerContext", "BrokerError", "BrokerNeedsOperator", "BrokerNotSupported",
     "BrokerOrderNotFound", "BrokerOutcomeUnknown", "BrokerRetryable", "Candle", "ENTRY_POINT_GROUPS", "MarketInfo",
     "OrderBook", "OrderSpec", "PluginInfo", "PluginManager", "VenueFill", "VenueOrder", "hookimpl",
+    "rebase_urls", "venue_base_url",
 ]

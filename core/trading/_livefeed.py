@@ -27,20 +27,18 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Sequence
-from urllib.parse import urlsplit
 
 import numpy as np
 
 from nija.core.clock import SystemClock
 from nija.core.errors import FailedPrecondition, InvalidArgument, Unavailable
 from nija.core.plugins.broker import Candle
+from nija.core.plugins.venue_urls import rebase_urls, venue_base_url
 from nija.core.trading._marketdata import TIMEFRAME_MS, Series
 
 log = logging.getLogger(__name__)
@@ -59,29 +57,6 @@ MAX_PAGE = 1000  # Binance's and most venues' largest klines page
 #: How long after a candle's close time it counts as closed when the venue does not show the
 #: next candle yet (a quiet market; a venue clock slightly behind ours).
 CLOSE_GRACE_MS = 5_000
-
-
-def _rebase(urls: Any, base: str) -> Any:
-    """Every URL in ccxt's ``urls["api"]`` with scheme and host replaced by ``base``."""
-    if isinstance(urls, dict):
-        return {k: _rebase(v, base) for k, v in urls.items()}
-    if isinstance(urls, str) and urls.startswith("http"):
-        parts = urlsplit(urls)
-        return base.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
-    return urls
-
-
-def base_url_from_env(exchange: str) -> str | None:
-    """``NIJA_CCXT_BASE_URLS='{"binance": "http://127.0.0.1:8123"}'`` (shared with the ccxt
-    broker): point a venue's REST API at another host — a testnet or the venue simulator."""
-    raw = os.environ.get("NIJA_CCXT_BASE_URLS", "").strip()
-    if not raw:
-        return None
-    try:
-        return {str(k).lower(): str(v) for k, v in json.loads(raw).items()}.get(exchange)
-    except (ValueError, AttributeError):
-        log.error("NIJA_CCXT_BASE_URLS is not a JSON object; ignored")
-        return None
 
 
 @dataclass
@@ -164,7 +139,7 @@ class LiveFeed:
         self._ccxt = ccxt_async
         self._config = {"enableRateLimit": True, "timeout": int(timeout_ms),
                         "options": dict(EXCHANGE_OPTIONS.get(exchange, {}))}
-        self._base_url = base_url or base_url_from_env(exchange)
+        self._base_url = base_url or venue_base_url(exchange)
         self._exchange = None
         self._markets_lock = asyncio.Lock()
         self._streams: dict[tuple[str, str], _Stream] = {}
@@ -201,7 +176,7 @@ class LiveFeed:
         if self._exchange is None:
             self._exchange = getattr(self._ccxt, self.exchange_id)(dict(self._config))
             if self._base_url:
-                self._exchange.urls["api"] = _rebase(self._exchange.urls["api"], self._base_url)
+                self._exchange.urls["api"] = rebase_urls(self._exchange.urls["api"], self._base_url)
         return self._exchange
 
     def _delay(self, exc: Exception, failures: int) -> float:

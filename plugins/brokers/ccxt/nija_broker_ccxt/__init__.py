@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
-import os
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Mapping, Sequence
-from urllib.parse import urlsplit
 
 import ccxt
 import ccxt.async_support as ccxt_async
@@ -32,6 +29,8 @@ from nija.core.plugins import (
     VenueFill,
     VenueOrder,
     hookimpl,
+    rebase_urls,
+    venue_base_url,
 )
 from nija_broker_ccxt._budget import budget_for
 from nija_broker_ccxt._errors import map_error
@@ -47,16 +46,6 @@ def _d(value: Any) -> Decimal | None:
     if value is None:
         return None
     return Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
-
-
-def _rebase(urls: Any, base: str) -> Any:
-    """Every URL in ccxt's ``urls["api"]`` with scheme and host replaced by ``base``."""
-    if isinstance(urls, dict):
-        return {k: _rebase(v, base) for k, v in urls.items()}
-    if isinstance(urls, str) and urls.startswith("http"):
-        parts = urlsplit(urls)
-        return base.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
-    return urls
 
 
 class CcxtBroker(Broker):
@@ -89,9 +78,9 @@ class CcxtBroker(Broker):
         if creds.get("password"):
             config["password"] = creds["password"]
         self.exchange = getattr(ccxt_async, self.venue["ccxt_class"])(config)
-        base = opts.get("base_url") or _base_urls().get(self.exchange_id)
+        base = opts.get("base_url") or venue_base_url(self.exchange_id)
         if base:
-            self.exchange.urls["api"] = _rebase(self.exchange.urls["api"], base)
+            self.exchange.urls["api"] = rebase_urls(self.exchange.urls["api"], base)
         key_id = hashlib.sha256(f"{self.exchange_id}\x00{creds.get('api_key', '')}".encode()).hexdigest()
         self.budget = budget_for(key_id, float(opts.get("rate_limit_per_s", self.venue["rate_limit_per_s"])))
         self.retry_delays = tuple(opts.get("retry_delays", (0.25, 0.5, 1.0, 2.0)))
@@ -243,17 +232,6 @@ def _protective_limit(spec: OrderSpec, offset_bps: int, market: MarketInfo | Non
     if tick:
         price = (price / tick).to_integral_value(ROUND_FLOOR if spec.side == "sell" else ROUND_CEILING) * tick
     return price
-
-
-def _base_urls() -> dict[str, str]:
-    raw = os.environ.get("NIJA_CCXT_BASE_URLS", "").strip()
-    if not raw:
-        return {}
-    try:
-        return {str(k).lower(): str(v) for k, v in json.loads(raw).items()}
-    except ValueError:
-        log.error("NIJA_CCXT_BASE_URLS is not a JSON object; ignored")
-        return {}
 
 
 @hookimpl
