@@ -65,10 +65,39 @@ class Database:
             event.listen(self.engine.sync_engine, "reset", _on_sqlite_reset)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """One unit of work: commits on success, rolls back on any exception."""
+    async def transaction(self, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
+        """One unit of work: commits on success, rolls back on any exception.
+
+        Parameters
+        ----------
+        write : bool
+            The unit writes what it read (check, then act: the order path, risk's counters,
+            fill booking). On SQLite it then begins with ``BEGIN IMMEDIATE``: the database
+            write lock is taken (waiting up to ``busy_timeout`` for another writer to commit)
+            before the first statement, so nothing it reads can change before it commits, and
+            its first write can never be refused. On PostgreSQL nothing changes: such units
+            lock the rows they read (``FOR UPDATE``, upserts).
+
+        Notes
+        -----
+        Without ``write``, SQLite's driver opens the transaction (deferred) at the unit's first
+        INSERT/UPDATE/DELETE; statements before it run outside any transaction, each on its
+        own snapshot. That is right for reads and for units whose first statement is a write,
+        and it is why a read-only unit nested inside a write unit (billing's plan lookup inside
+        risk's check, on another pooled connection) never waits for the lock its caller holds.
+        It is not right for a unit that reads, then writes what it read: pass ``write=True``.
+        """
         async with self.engine.begin() as conn:
-            yield conn
+            if not (write and self.is_sqlite):
+                yield conn
+                return
+            dbapi_conn = conn.sync_connection.connection.dbapi_connection
+            if not _sqlite.begin_immediate(dbapi_conn):  # the stock cursor: a trip of its own
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            finally:
+                _sqlite.cancel_begin(dbapi_conn)  # a unit that ran no statement locked nothing
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

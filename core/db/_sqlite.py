@@ -9,6 +9,10 @@ hand-off. Server-side (streaming) cursors keep SQLAlchemy's own class.
 
 :func:`install` swaps the class of a new connection; when this SQLAlchemy's adapter does not
 look the way this module expects, it leaves the connection as it is (the stock path works).
+
+:func:`begin_immediate` makes a write unit's ``BEGIN IMMEDIATE`` ride on its first statement's
+trip (``Database.transaction(write=True)``): the lock is taken in the driver's thread right
+before that statement, so the unit costs no extra hand-off for it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ import logging
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+# Set on the aiosqlite connection by begin_immediate(); the next statement's trip consumes it.
+_PENDING_BEGIN = "_nija_begin_immediate"
 
 try:  # SQLAlchemy's private adapter classes: checked, never required
     from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection, AsyncAdapt_aiosqlite_cursor
@@ -64,8 +71,11 @@ if AsyncAdapt_aiosqlite_connection is not None:
         def arraysize(self, value: int) -> None:
             pass
 
-        def _run(self, many: bool, operation: str, parameters: Any):
+        def _run(self, many: bool, operation: str, parameters: Any, begin: bool = False):
             raw = self._connection._conn  # the sqlite3 connection; this runs in its own thread
+            if begin and not raw.in_transaction:
+                # A write unit: take the write lock (busy_timeout applies) before the statement.
+                raw.execute("BEGIN IMMEDIATE")
             cur = raw.cursor()
             try:
                 if many:
@@ -82,14 +92,16 @@ if AsyncAdapt_aiosqlite_connection is not None:
 
         async def _execute_async(self, operation, parameters):
             async with self._adapt_connection._execute_mutex:
+                begin = _take_pending(self._connection)
                 self._description, rows, self._rowcount, self._lastrowid = await self._connection._execute(
-                    self._run, False, operation, parameters)
+                    self._run, False, operation, parameters, begin)
                 self._rows = collections.deque(rows)
 
         async def _executemany_async(self, operation, seq_of_parameters):
             async with self._adapt_connection._execute_mutex:
+                begin = _take_pending(self._connection)
                 self._description, rows, self._rowcount, self._lastrowid = await self._connection._execute(
-                    self._run, True, operation, seq_of_parameters)
+                    self._run, True, operation, seq_of_parameters, begin)
                 self._rows = collections.deque(rows)
 
         async def _async_soft_close(self) -> None:
@@ -119,6 +131,44 @@ if AsyncAdapt_aiosqlite_connection is not None:
     class OneTripConnection(AsyncAdapt_aiosqlite_connection):  # type: ignore[misc,valid-type]
         __slots__ = ()
         _cursor_cls = OneTripCursor
+
+        def cursor(self, server_side: bool = False):
+            if server_side and _take_pending(self._connection):
+                # A streaming cursor is SQLAlchemy's own: take the lock in a trip of its own first.
+                try:
+                    await_(self._connection._execute(_begin_in_thread, self._connection._conn))
+                except Exception as error:  # noqa: BLE001 - mapped like SQLAlchemy's own cursor
+                    self._handle_exception(error)
+            return super().cursor(server_side)
+
+
+def _begin_in_thread(raw) -> None:
+    raw.execute("BEGIN IMMEDIATE").close()
+
+
+def _take_pending(inner) -> bool:
+    """Whether the next statement on ``inner`` (an aiosqlite connection) begins a write unit."""
+    return inner.__dict__.pop(_PENDING_BEGIN, False)
+
+
+def begin_immediate(dbapi_conn) -> bool:
+    """Begin the unit on ``dbapi_conn`` with ``BEGIN IMMEDIATE`` in its first statement's trip.
+
+    Returns False when ``dbapi_conn`` is not a :class:`OneTripConnection` (the caller then runs
+    ``BEGIN IMMEDIATE`` itself). :func:`cancel_begin` forgets it when the unit ends without
+    having run a statement.
+    """
+    if AsyncAdapt_aiosqlite_connection is None or type(dbapi_conn) is not OneTripConnection:
+        return False
+    dbapi_conn._connection.__dict__[_PENDING_BEGIN] = True
+    return True
+
+
+def cancel_begin(dbapi_conn) -> None:
+    """Forget a :func:`begin_immediate` that no statement consumed (nothing was locked)."""
+    inner = getattr(dbapi_conn, "_connection", None)
+    if inner is not None and hasattr(inner, "__dict__"):
+        inner.__dict__.pop(_PENDING_BEGIN, None)
 
 
 def install(dbapi_conn) -> bool:

@@ -54,3 +54,50 @@ async def test_an_unfinished_transaction_is_rolled_back_when_the_connection_retu
         assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0
         mode = (await conn.execute(text("PRAGMA synchronous"))).scalar()
     assert mode == 1  # NORMAL (WAL): see docs/trading.md, "Durability and latency"
+
+
+async def test_a_write_unit_takes_the_lock_in_its_first_statements_trip(db, tmp_path):
+    import sqlite3
+
+    other = sqlite3.connect(tmp_path / "one-trip.db", timeout=0)  # another writer, never waiting
+    try:
+        async with db.transaction(write=True) as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            trips = []
+            original = raw._execute
+
+            async def counting(fn, *args, **kwargs):
+                trips.append(getattr(fn, "__name__", fn))
+                return await original(fn, *args, **kwargs)
+
+            raw._execute = counting
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0  # a read first
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")  # already held: taken before the read
+            await conn.execute(text("INSERT INTO t (v) VALUES ('w')"))
+            assert trips == ["_run"] * 2  # BEGIN IMMEDIATE rode on the read's trip
+            raw._execute = original
+        other.execute("BEGIN IMMEDIATE")  # released at commit
+        other.rollback()
+        async with db.transaction(write=True):
+            pass  # a unit that runs no statement takes no lock, and leaves nothing pending
+        async with db.transaction() as conn:  # the same pooled connection: a plain read unit
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 1
+            other.execute("BEGIN IMMEDIATE")  # not locked by that read
+            other.rollback()
+    finally:
+        other.close()
+
+
+async def test_a_write_unit_that_streams_first_takes_the_lock_before_the_stream(db, tmp_path):
+    import sqlite3
+
+    other = sqlite3.connect(tmp_path / "one-trip.db", timeout=0)
+    try:
+        async with db.transaction(write=True) as conn:
+            result = await conn.stream(text("SELECT v FROM t"))  # SQLAlchemy's own (server-side) cursor
+            assert [r async for r in result] == []
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+    finally:
+        other.close()
