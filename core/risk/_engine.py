@@ -3,9 +3,10 @@
 How the order path (trading) uses it — all methods taking ``conn`` run in the caller's
 transaction and must be called inside the one that records the order or position change:
 
-- ``await risk.pre_trade(conn, request)`` before any broker call. On SQLite make it the first
-  statement of the transaction (its first statement is a write, which takes the database write
-  lock before anything is read); on PostgreSQL it locks the user's ``risk_user_state`` row.
+- ``await risk.pre_trade(conn, request)`` before any broker call. On SQLite open the
+  transaction with ``db.transaction(write=True)`` (``BEGIN IMMEDIATE``: the database write lock
+  is held before anything is read), or make ``pre_trade`` its first statement (its first
+  statement is a write); on PostgreSQL it locks the user's ``risk_user_state`` row.
   It raises :class:`RiskRejected` (``.rule``, ``.flatten``) or counts the order: one more
   trade today, one more open position (``request.opens_position``), more exposure.
 - ``await risk.release_order(conn, request)`` when an accepted order ends without any fill
@@ -272,7 +273,7 @@ class RiskEngine:
         if not bot_id:
             return False
         if conn is None:
-            async with self.db.transaction() as own:
+            async with self.db.transaction(write=True) as own:
                 return await self._broker_result(own, user_id, bot_id, ok)
         return await self._broker_result(conn, user_id, bot_id, ok)
 

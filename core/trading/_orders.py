@@ -11,6 +11,12 @@ Invariants
   when a fill row is inserted, in the same transaction.
 - Every transition, fill and position change writes an event to the outbox in that
   transaction; it is published after commit, in the background (``EventRelay.post``).
+- A unit that reads what it then writes (write-ahead: the position and balances risk decides
+  on; booking: the position a fill moves; settling: the order row) opens with
+  ``db.transaction(write=True)``: on SQLite ``BEGIN IMMEDIATE`` holds the database write lock
+  before the first read, so another writer can neither change what was read before the commit
+  nor make the first write fail ("database is locked"). PostgreSQL locks the rows read
+  (``FOR UPDATE``, risk's upsert).
 - A venue that lives in this process (``capabilities["in_process"]``: paper) is called inside
   the write-ahead transaction, and the venue's answer is recorded in that same transaction:
   one commit per order instead of two. Nothing leaves the process before that commit, and the
@@ -231,7 +237,7 @@ class OrderManager:
         placed = False
         deferred: BrokerError | None = None
         try:
-            async with self.db.transaction() as conn:
+            async with self.db.transaction(write=True) as conn:
                 order = await self._write_ahead_in(conn, writer, intent, account, cid, None)
                 placed = True  # from here on a rollback must take the order back out of the venue
                 try:
@@ -300,7 +306,7 @@ class OrderManager:
 
     async def _write_ahead(self, intent: OrderIntent, account: Account, cid: str, live_equity: Decimal | None = None):
         writer = EventWriter(self.clock.now_ms())
-        async with self.db.transaction() as conn:
+        async with self.db.transaction(write=True) as conn:
             order = await self._write_ahead_in(conn, writer, intent, account, cid, live_equity)
             await writer.write(conn)
         return order, writer.pending
@@ -397,7 +403,7 @@ class OrderManager:
 
     async def _settle_rejected(self, order: dict, reason: str, state: OrderState = OrderState.REJECTED) -> dict:
         writer = EventWriter(self.clock.now_ms())
-        async with self.db.transaction() as conn:
+        async with self.db.transaction(write=True) as conn:
             current = _row((await conn.execute(select(orders).where(orders.c.id == order["id"]))).first())
             if OrderState(current["state"]).final:
                 return current
@@ -469,7 +475,7 @@ class OrderManager:
         new = 0
         for f in venue_fills:
             writer = EventWriter(self.clock.now_ms())
-            async with self._book_lock(account.key), self.db.transaction() as conn:
+            async with self._book_lock(account.key), self.db.transaction(write=True) as conn:
                 if f.client_order_id:
                     r = (await conn.execute(_ORDER_BY_CID, {"b_key": account.key, "b_cid": f.client_order_id})).first()
                 else:
@@ -506,7 +512,7 @@ class OrderManager:
 
     async def _settle_once(self, order: dict, account: Account, venue: VenueOrder, venue_fills: list[VenueFill]) -> dict:
         writer = EventWriter(self.clock.now_ms())
-        async with self.db.transaction() as conn:
+        async with self.db.transaction(write=True) as conn:
             current = _row((await conn.execute(_ORDER_LOCKED, {"b_id": order["id"]})).first())
             result = await self._settle_in(conn, writer, current, account, venue, venue_fills)
             await writer.write(conn)

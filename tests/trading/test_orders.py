@@ -293,3 +293,159 @@ async def test_background_publishing_keeps_commit_order_per_subject_and_drain_wa
     assert sorted(published) == sorted(outbox)  # every committed event, once
     for subject in {s for s, _ in outbox}:
         assert [e for s, e in published if s == subject] == [e for s, e in outbox if s == subject]
+
+
+# ------------------------------------------------------------------ several writers at once
+WRITERS = 3
+USERS_PER_WRITER = 2
+BOTS_PER_USER = 4
+SIGNALS_PER_BOT = 2
+USD = {"BTC": Decimal(10_000)}  # 1 BTC of paper equity is 10,000 USD; 0.5 ETH ~ 480 USD (4.8%)
+
+
+async def test_concurrent_orders_of_several_writers_are_accepted_or_rejected_by_a_rule_never_locked(database_url):
+    """Several writers (one Database each, as separate processes would have) place orders of
+    different users and bots at once through the real OrderManager and RiskEngine, then book
+    the fills at once. Every order is accepted or rejected by a named risk rule; none fails
+    because another writer held the database (SQLite: "database is locked" when a transaction
+    that read first tries to write after another writer committed)."""
+    from nija.core.entitlements import FREE_LIMITS, StaticEntitlements
+    from nija.core.risk import RiskEngine
+    from nija.core.risk._tables import risk_user_state
+    from risk_support import make_user
+
+    feed = ReplayFeed(DATA)
+    feed.now_ms = int(feed.series("ETH/BTC", "5m").times[10])
+    clock = FakeClock(feed.now_ms)
+    price = feed.series("ETH/BTC", "5m").candle(10).close  # what the engine passes as reference
+    dbs = [Database(database_url) for _ in range(WRITERS)]
+    try:
+        writers = []  # (manager, [(user, account)])
+        for db in dbs:
+            risk = RiskEngine(db, entitlements=StaticEntitlements(FREE_LIMITS), clock=clock)  # 3 positions a user
+            manager = OrderManager(db, clock, risk, EventRelay(db, RecordingBus(), clock), usd_price=USD.get,
+                                   resolve_delays=(0.01, 0.01))
+            accounts = []
+            for _ in range(USERS_PER_WRITER):
+                user = await make_user(db)
+                key = f"paper:{user}"
+                broker = PaperBroker(BrokerContext(account_key=key, clock=clock, market_data=feed,
+                                                   options={"balances": {"BTC": "1"}}))
+                async with db.transaction() as conn:
+                    await conn.execute(paper_balances.insert().values(account_key=key, asset="BTC", total=Decimal(1),
+                                                                      updated_at=0))
+                accounts.append((user, Account(key, broker, paper=True)))
+            writers.append((manager, accounts))
+
+        start = asyncio.Event()
+
+        async def place(manager, user, account, bot, signal):
+            await start.wait()
+            try:
+                order = await manager.submit(_intent(user, bot, signal=signal, reference_price=price), account)
+            except RiskRejected as rejected:
+                return user, "rejected", rejected.rule
+            return user, order["state"], order["reason"]
+
+        tasks = [asyncio.create_task(place(manager, user, account, f"{user[:8]}-bot{b}", f"s{s}"))
+                 for manager, accounts in writers for user, account in accounts
+                 for b in range(BOTS_PER_USER) for s in range(SIGNALS_PER_BOT)]
+        await asyncio.sleep(0.05)
+        start.set()
+        # No return_exceptions: an OperationalError ("database is locked") or Unavailable fails here.
+        results = await asyncio.gather(*tasks)
+
+        per_user = BOTS_PER_USER * SIGNALS_PER_BOT
+        for user in {u for u, _, _ in results}:
+            mine = [(state, why) for u, state, why in results if u == user]
+            assert len(mine) == per_user
+            # Every order opens a position (no bot holds one yet): the plan's 3 pass, the rest
+            # are refused by the rule, each by name.
+            assert [s for s, _ in mine].count("accepted") == FREE_LIMITS.max_positions
+            assert sorted({(s, w) for s, w in mine if s != "accepted"}) == [("rejected", "tier.max_positions")]
+
+        # The fills of every account booked at once by the writers (positions, balances, P&L).
+        i = feed.index_at("ETH/BTC", "5m", feed.now_ms) + 1
+        feed.now_ms = int(feed.series("ETH/BTC", "5m").times[i])
+        candle = feed.series("ETH/BTC", "5m").candle(i)
+
+        async def book(manager, account):
+            return await manager.ingest_fills(account, await account.broker.on_market_data("ETH/BTC", candle))
+
+        booked = await asyncio.gather(*(book(manager, account) for manager, accounts in writers
+                                        for _, account in accounts))
+        assert booked == [FREE_LIMITS.max_positions] * (WRITERS * USERS_PER_WRITER)
+        users = [user for _, accounts in writers for user, _ in accounts]
+        async with dbs[0].transaction() as conn:
+            held = dict((await conn.execute(
+                select(positions.c.user_id, func.sum(positions.c.quantity)).where(positions.c.user_id.in_(users))
+                .group_by(positions.c.user_id))).all())
+            counted = dict((await conn.execute(select(risk_user_state.c.user_id, risk_user_state.c.open_positions)
+                                               .where(risk_user_state.c.user_id.in_(users)))).all())
+        assert held == {u: Decimal("0.5") * FREE_LIMITS.max_positions for u in users}
+        assert counted == {u: FREE_LIMITS.max_positions for u in users}
+        for manager, _ in writers:
+            await manager.relay.drain()
+    finally:
+        for db in dbs:
+            await db.close()
+
+
+async def test_fills_of_one_bot_booked_by_several_writers_at_once_all_count(database_url):
+    """Several writers (say the engine's tick and reconciliations in other processes) book
+    fills of one bot at the same moment: the position, the paper balances and the fill rows
+    reflect every one (each booking reads the position it then writes)."""
+    from nija.core.entitlements import StaticEntitlements
+    from nija.core.risk import RiskEngine
+    from risk_support import PRO, make_user
+
+    feed = ReplayFeed(DATA)
+    feed.now_ms = int(feed.series("ETH/BTC", "5m").times[10])
+    clock = FakeClock(feed.now_ms)
+    price = feed.series("ETH/BTC", "5m").candle(10).close
+    dbs = [Database(database_url) for _ in range(WRITERS + 1)]
+    try:
+        managers = [OrderManager(db, clock, RiskEngine(db, entitlements=StaticEntitlements(PRO), clock=clock),
+                                 EventRelay(db, None, clock), usd_price=USD.get) for db in dbs]
+        user = await make_user(dbs[0])
+        key = f"paper:{user}"
+        venue = PaperBroker(BrokerContext(account_key=key, clock=clock, market_data=feed,
+                                          options={"balances": {"BTC": "1"}}))
+        account = Account(key, venue, paper=True)  # one venue account, seen by both writers
+        async with dbs[0].transaction() as conn:
+            await conn.execute(paper_balances.insert().values(account_key=key, asset="BTC", total=Decimal(1),
+                                                              updated_at=0))
+        bot = str(uuid.uuid4())
+        series = feed.series("ETH/BTC", "5m")
+
+        async def next_candle():
+            i = feed.index_at("ETH/BTC", "5m", feed.now_ms) + 1
+            feed.now_ms = int(series.times[i])
+            return await venue.on_market_data("ETH/BTC", series.candle(i))
+
+        await managers[0].submit(_intent(user, bot, signal="first", reference_price=price), account)
+        assert await managers[0].ingest_fills(account, await next_candle()) == 1  # the position row exists
+        for n in range(len(managers)):
+            await managers[0].submit(_intent(user, bot, signal=f"more{n}", amount="0.25", reference_price=price),
+                                     account)
+        more = await next_candle()
+        assert len(more) == len(managers)
+        for manager in managers:  # every writer connected before the race
+            assert await manager.get(client_order_id(bot, "first"))
+        booked = await asyncio.gather(*(manager.ingest_fills(account, [f]) for manager, f in zip(managers, more)))
+        assert booked == [1] * len(managers)
+        async with dbs[0].transaction() as conn:
+            rows = (await conn.execute(select(fills.c.amount, fills.c.price, fills.c.fee_quote)
+                                       .where(fills.c.bot_id == bot))).all()
+            held = (await conn.execute(select(positions.c.quantity).where(positions.c.bot_id == bot))).scalar_one()
+            btc = (await conn.execute(select(paper_balances.c.total).where(
+                paper_balances.c.account_key == key, paper_balances.c.asset == "BTC"))).scalar_one()
+            eth = (await conn.execute(select(paper_balances.c.total).where(
+                paper_balances.c.account_key == key, paper_balances.c.asset == "ETH"))).scalar_one()
+        total = Decimal("0.5") + Decimal("0.25") * len(managers)
+        assert len(rows) == 1 + len(managers)
+        assert held == total and eth == total
+        assert btc == 1 - sum((a * p + q for a, p, q in rows), Decimal(0))
+    finally:
+        for db in dbs:
+            await db.close()
