@@ -16,7 +16,7 @@ import numpy as np
 from nija.core.errors import StrategyError
 from nija.core.indicators import IndicatorStream
 from nija.core.strategies._base import PositionView, Signal, Strategy, StrategyContext
-from nija.core.strategies._compute import compute_indicators
+from nija.core.strategies._compute import IndicatorBuffers, compute_indicators
 from nija.core.strategies._guard import StrategyGuard
 
 FIELDS = ("open", "high", "low", "close", "volume")
@@ -28,6 +28,14 @@ def _tail(value: Any, w: int) -> Any:
     if isinstance(value, tuple):
         return tuple(np.ascontiguousarray(v[:, -w:]) for v in value)
     return np.ascontiguousarray(value[:, -w:])
+
+
+def _copy_tail(dst: Any, lo: int, value: Any, w: int) -> None:
+    if isinstance(value, tuple):
+        for d, v in zip(dst, value):
+            d[lo:lo + len(v)] = v[:, -w:]
+    else:
+        dst[lo:lo + len(value)] = value[:, -w:]
 
 
 class Scanner:
@@ -53,6 +61,8 @@ class Scanner:
         self.guard = guard or StrategyGuard()
         self.spec = dict(strategy.indicators())
         self.window = max(1, int(strategy.lookback))
+        # out= buffers of the scan's indicator calls, kept from cycle to cycle
+        self._scan_buffers = IndicatorBuffers(self.spec)
         self._stream: IndicatorStream | None = None
         self._buf: dict[str, Any] = {}
         self._times = np.zeros(self.window, dtype=np.int64)
@@ -90,18 +100,21 @@ class Scanner:
         """
         w = min(self.window, len(times))
         n = len(self.symbols)
-        tails: dict[str, list] = {}
+        values: dict[str, Any] = {}
         # Blocks of markets keep each indicator's output (4096 x 500 x 8 B = 16 MB) under
-        # glibc's largest mmap threshold (32 MB): bigger arrays are mmapped and page-faulted
-        # afresh on every cycle, which costs more than the arithmetic. Still one native call
-        # per indicator per block.
+        # glibc's largest mmap threshold (32 MB), and the block's outputs live in buffers
+        # reused every cycle (fresh pages would be zeroed by the kernel on every call, which
+        # costs more than the arithmetic). Still one native call per block for the batched
+        # kinds (see compute_indicators). The strategy gets fresh copies of the last w
+        # columns: the buffers are overwritten by the next block and the next cycle.
         for lo in range(0, n, SCAN_BLOCK):
             block = {k: candles[k][lo:lo + SCAN_BLOCK] for k in FIELDS if k in candles}
-            for name, v in compute_indicators(self.spec, block).items():
-                tails.setdefault(name, []).append(_tail(v, w))
-        values = {name: (tuple(np.concatenate([p[i] for p in parts]) for i in range(len(parts[0])))
-                         if isinstance(parts[0], tuple) else np.concatenate(parts))
-                  for name, parts in tails.items()}
+            for name, v in compute_indicators(self.spec, block, buffers=self._scan_buffers).items():
+                dst = values.get(name)
+                if dst is None:
+                    dst = values[name] = (tuple(np.empty((n, w)) for _ in v) if isinstance(v, tuple)
+                                          else np.empty((n, w)))
+                _copy_tail(dst, lo, v, w)
         return self._evaluate(np.asarray(times)[-w:], {k: _tail(candles[k], w) for k in FIELDS if k in candles},
                               values, positions)
 
