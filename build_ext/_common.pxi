@@ -348,6 +348,47 @@ cdef inline int int_rsi(const double* x, Py_ssize_t m, int p, double* out) noexc
     return 0
 
 
+cdef inline int int_rsi_talib(const double* x, Py_ssize_t m, int p, double* out) noexcept nogil:
+    """TA_RSI of TA-Lib 0.8 in its own operation order, bit for bit; out[p..m-1].
+
+    STOCHRSI's stochastic divides RSI differences by the RSI's range over a few
+    bars, which turns int_rsi's last-ulp differences from TA-Lib (~5e-14) into
+    ~1e-8 near 0 and 100; with TA-Lib's operations the RSI, and so the STOCHRSI,
+    is TA-Lib's. The steps, as TA-Lib 0.8's compiled TA_RSI performs them:
+    seeds sum(move) * (1/p); then avg = (avg*(p-1) + move) * (1/p) with three
+    roundings (a multiply, an add and a multiply on the carried chain, where
+    int_rsi has one FMA: it is the slower form, so rsi() keeps int_rsi).
+    The loss's move is up - d (0 - d down, d - d up) and up is (0 < d) ? d : 0,
+    so a NaN move goes to the loss, as in TA-Lib 0.8 (the output is 0 from there
+    on either way: gain + loss is NaN, not > 0).
+    """
+    cdef double prev_value, prev_gain = 0.0, prev_loss = 0.0, v, d, up
+    cdef double inv = 1.0 / <double>p, pm1 = <double>(p - 1)
+    cdef Py_ssize_t today
+    if m <= p:
+        return 0
+    prev_value = x[0]
+    for today in range(1, p + 1):
+        v = x[today]
+        d = v - prev_value
+        prev_value = v
+        up = d if 0.0 < d else 0.0
+        prev_gain += up
+        prev_loss += up - d
+    prev_gain *= inv
+    prev_loss *= inv
+    out[p] = rsi_value(prev_gain, prev_loss)
+    for today in range(p + 1, m):
+        v = x[today]
+        d = v - prev_value
+        prev_value = v
+        up = d if 0.0 < d else 0.0
+        prev_gain = (prev_gain * pm1 + up) * inv
+        prev_loss = ((up - d) + prev_loss * pm1) * inv
+        out[today] = rsi_value(prev_gain, prev_loss)
+    return 0
+
+
 cdef inline void roll_max(const double* a, Py_ssize_t today, Py_ssize_t trailing, bint ties_recent,
                           Py_ssize_t* idx, double* val) noexcept nogil:
     """Highest of a[trailing..today] and its index, from the previous window's.

@@ -63,7 +63,8 @@ cdef inline int k_stochrsi(const double* x, Py_ssize_t n, int p, int fastk_perio
         return 1
     fk = r + m
     fd = fk + m
-    int_rsi(x + b, m, p, r)
+    # TA-Lib's own RSI steps: see int_rsi_talib
+    int_rsi_talib(x + b, m, p, r)
     int_fastk(r + p, r + p, r + p, m - p, fastk_period, False, fk + p)
     int_ma(fk + lk, m - lk, fastd_period, fastd_matype, fd + lk)
     for i in range(lb, m):

@@ -14,9 +14,11 @@ for many markets. :func:`batch` computes several of rsi/macd/bbands/atr over the
 candles in one native call. Every function takes ``out=`` buffers to fill instead of
 allocating (for callers that compute the same arrays every cycle).
 
-Known differences from TA-Lib 0.8: the RSI (and so STOCHRSI) can differ from
-TA-Lib's in the last bits (about 5e-14 absolute), which STOCHRSI's stochastic can
-magnify to about 1e-8 near 0 or 100. After a NaN in the middle of the input,
+Known differences from TA-Lib 0.8: the RSI can differ from TA-Lib's in the last
+bits (about 5e-14 absolute; one fused multiply-add per bar where TA-Lib rounds a
+multiply, an add and a multiply). STOCHRSI, whose stochastic would magnify that to
+about 4e-9 near 0 or 100, runs TA-Lib's own RSI steps instead and agrees with
+TA-Lib within the contract below. After a NaN in the middle of the input,
 WILLR recovers at a slightly different bar from TA-Lib's. Only SMA (0) and EMA (1)
 are supported as ``matype``.
 

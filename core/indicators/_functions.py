@@ -221,6 +221,11 @@ def stochrsi(
 ) -> tuple[Array, Array]:
     """Fast stochastic of the RSI.
 
+    The RSI inside is computed with TA-Lib's own operations (not :func:`rsi`'s
+    multiply-add), so it is TA-Lib's bit for bit: the stochastic divides RSI
+    differences by the RSI's range, and would magnify :func:`rsi`'s last-ulp
+    differences past the 1e-9 contract near 0 and 100.
+
     Returns
     -------
     (fastk, fastd)

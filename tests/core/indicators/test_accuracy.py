@@ -115,27 +115,25 @@ def test_matches_talib_with_nan(name, nan_series, assert_close):
     _compare(assert_close, name, ours(nan_series), ref(nan_series))
 
 
-def test_stochrsi_matches_talib_stochastic_of_the_rsi(series, assert_close):
-    # STOCHRSI divides RSI differences by the RSI's range over a few bars, which
-    # magnifies the last-ulp differences between this RSI and TA-Lib's (~5e-14
-    # absolute) past 1e-12. The stochastic part is checked exactly by feeding
-    # TA-Lib's STOCHF this module's RSI; the end result against TA-Lib's STOCHRSI
-    # is checked below with the magnified tolerance.
+STOCHRSI_PARAMS = [(14, 5, 3, 0), (14, 14, 3, 1), (9, 3, 3, 0), (2, 2, 1, 0)]
+
+
+@pytest.mark.parametrize("params", STOCHRSI_PARAMS, ids=str)
+def test_stochrsi_matches_talib(series, params, assert_close):
+    # STOCHRSI divides RSI differences by the RSI's range over a few bars, so an
+    # RSI off by the last ulp (~5e-14, as rsi() is) ends up ~4e-9 off near 0 and
+    # 100. stochrsi runs TA-Lib's own RSI steps (int_rsi_talib), which makes the
+    # RSI TA-Lib's bit for bit and the result agree to the tolerance.
     close = series["close"]
-    fastk, fastd = ta.stochrsi(close, 14, 5, 3)
-    r = ta.rsi(close, 14)
-    ref_k, ref_d = talib.STOCHF(r, r, r, 5, 3)
-    assert_close(fastk, ref_k, "fastk")
-    assert_close(fastd, ref_d, "fastd")
+    for i, (ours, ref) in enumerate(zip(ta.stochrsi(close, *params), talib.STOCHRSI(close, *params))):
+        assert_close(ours, ref, f"stochrsi{params}[{i}]")
 
 
-def test_stochrsi_close_to_talib(series):
-    import numpy as np
-
-    close = series["close"]
-    for ours, ref in zip(ta.stochrsi(close), talib.STOCHRSI(close)):
-        assert np.array_equal(np.isnan(ours), np.isnan(ref))
-        assert np.allclose(ours, ref, rtol=1e-6, atol=1e-6, equal_nan=True)
+@pytest.mark.parametrize("params", STOCHRSI_PARAMS, ids=str)
+def test_stochrsi_matches_talib_with_nan(nan_series, params, assert_close):
+    close = nan_series["close"]
+    for i, (ours, ref) in enumerate(zip(ta.stochrsi(close, *params), talib.STOCHRSI(close, *params))):
+        assert_close(ours, ref, f"stochrsi{params}[{i}]")
 
 
 def test_vwap_matches_numpy_reference(series, assert_close):
