@@ -255,6 +255,16 @@ cdef inline double madd(double a, double b, double c) noexcept nogil:
     return fma(a, b, c)
 
 
+cdef inline double atr_pair(double prev, double keep, double keep2, double u, double w) noexcept nogil:
+    # Two Wilder steps in one multiply-add on the carried chain:
+    # a[t+1] = fma(a[t-1], keep**2, fma(u, keep, w)), u = tr[t]/p, w = tr[t+1]/p
+    # (the inner fma is off the chain). Every ATR path pairs bars (t, t+1) with t
+    # an odd offset from the row's first ATR value (the SMA seed, offset 0); the
+    # odd bar's own value is the single step madd(a[t-1], keep, u), and so is a
+    # last unpaired bar.
+    return madd(prev, keep2, madd(u, keep, w))
+
+
 cdef inline double ema_c(double k) noexcept nogil:
     # weight of the previous value in an EMA step
     return 1.0 - k

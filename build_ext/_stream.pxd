@@ -76,9 +76,12 @@ cdef inline double rsi_step(double x, int p, int64_t* seen, double* prev,
 
 
 cdef inline double atr_step(double h, double l, double c, int p, int64_t* seen,
-                            double* prev_close, double* acc) noexcept nogil:
+                            double* prev_close, double* acc, double* pend) noexcept nogil:
+    # k_atr's pairing (atr_pair in _common.pxi): acc is the chain value at the
+    # last even offset from the first ATR (bar p), pend the odd bar's tr/p while
+    # its pair is incomplete; the offset's parity is that of seen - p.
     cdef int64_t s = seen[0]
-    cdef double tr, inv
+    cdef double tr, inv, keep
     if s == 0 and (h != h or l != l or c != c):
         return NAN
     seen[0] = s + 1
@@ -95,7 +98,11 @@ cdef inline double atr_step(double h, double l, double c, int p, int64_t* seen,
         return acc[0]
     if p <= 1:
         acc[0] = 1.0 * tr + 0.0 * acc[0]
-    else:
-        inv = 1.0 / <double>p
-        acc[0] = madd(acc[0], 1.0 - inv, tr * inv)
+        return acc[0]
+    inv = 1.0 / <double>p
+    keep = 1.0 - inv
+    if (s - p) % 2 == 1:
+        pend[0] = tr * inv
+        return madd(acc[0], keep, pend[0])
+    acc[0] = atr_pair(acc[0], keep, keep * keep, pend[0], tr * inv)
     return acc[0]

@@ -116,34 +116,55 @@ cdef class RsiStream:
 
 
 cdef class AtrStream:
-    """Wilder's ATR seeded with the SMA of the first ``period`` true ranges."""
+    """Wilder's ATR seeded with the SMA of the first ``period`` true ranges, two
+    bars per chain step as in the batch kernel: ``acc`` is the chain value (the
+    ATR at the last even offset from the first ATR), ``pend`` the true range / p
+    of an odd bar whose pair is not complete yet."""
 
     cdef public int period
-    cdef public object seen, prev_close, acc, out
+    cdef public object seen, prev_close, acc, pend, out
 
     def __init__(self, Py_ssize_t n, int period):
         self.period = period
         self.seen = np.zeros(n, dtype=np.int64)
         self.prev_close = np.zeros(n)
         self.acc = np.zeros(n)
+        self.pend = np.zeros(n)
         self.out = np.full(n, np.nan)
 
     def update(self, const double[::1] high, const double[::1] low, const double[::1] close,
                int num_threads=1):
         cdef int64_t[::1] seen = self.seen
-        cdef double[::1] pc = self.prev_close, acc = self.acc, out = self.out
+        cdef double[::1] pc = self.prev_close, acc = self.acc, pend = self.pend, out = self.out
         cdef Py_ssize_t i, n = close.shape[0]
         cdef int p = self.period
         for i in prange(n, nogil=True, num_threads=num_threads, schedule="static"):
-            out[i] = atr_step(high[i], low[i], close[i], p, &seen[i], &pc[i], &acc[i])
+            out[i] = atr_step(high[i], low[i], close[i], p, &seen[i], &pc[i], &acc[i], &pend[i])
         return self.out
 
     def get_state(self):
-        return {"seen": self.seen, "prev_close": self.prev_close, "acc": self.acc}
+        return {"seen": self.seen, "prev_close": self.prev_close, "acc": self.acc, "pend": self.pend}
 
     def set_state(self, state):
+        """Load a state. One saved before ``pend`` existed (single-step ATR) holds
+        the last ATR in ``acc``: that is the chain value when the next bar is at an
+        odd offset (or the market is still warming up), so such a state loads;
+        a market whose last bar was at an odd offset lacks the chain value and
+        raises ValueError."""
+        if "pend" not in state:
+            seen = np.asarray(state["seen"], dtype=np.int64)
+            p = self.period
+            off = seen - 1 - p
+            if p > 1 and np.any((off >= 1) & (off % 2 == 1)):
+                raise ValueError(
+                    "atr state saved by an older version (one Wilder step per bar) in the "
+                    "middle of a two-bar step; seed the stream from history again")
+            pend = np.zeros(len(seen))
+        else:
+            pend = state["pend"]
         for key in ("seen", "prev_close", "acc"):
             getattr(self, key)[:] = state[key]
+        self.pend[:] = pend
 
 
 cdef class MacdStream:

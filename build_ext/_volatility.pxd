@@ -27,14 +27,45 @@ cdef inline void natr_scale(double* out, const double* close, Py_ssize_t k) noex
         out[j] = 0.0 if zero else c
 
 
+cdef inline Py_ssize_t atr_run(const double* high, const double* low, const double* close,
+                               Py_ssize_t i, Py_ssize_t end, double* prev, double inv,
+                               double keep, double keep2, double* out) noexcept nogil:
+    # ATR of bars i .. end-1, i an odd offset from the first ATR value; prev is
+    # the chain value a[i-1] in, a[end-1] (or a[end-2] if end-i is odd) out.
+    # Runs of 256 bars (even, so no pair straddles two): tr/p of the run first,
+    # in a loop GCC vectorises, then the pairs. Returns end.
+    cdef double t[256]
+    cdef double a = prev[0], u, w
+    cdef Py_ssize_t j, k, e
+    while i < end:
+        e = min(i + 256, end)
+        k = e - i
+        for j in range(k):
+            t[j] = true_range(high[i + j], low[i + j], close[i + j - 1]) * inv
+        j = 0
+        while j + 1 < k:
+            u = t[j]
+            w = t[j + 1]
+            out[i + j] = madd(a, keep, u)
+            a = atr_pair(a, keep, keep2, u, w)
+            out[i + j + 1] = a
+            j += 2
+        if j < k:
+            out[i + j] = madd(a, keep, t[j])
+        i = e
+    prev[0] = a
+    return i
+
+
 cdef inline int k_atr(const double* high, const double* low, const double* close,
                       Py_ssize_t n, int p, bint normalized, double* out) noexcept nogil:
     # TA_ATR / TA_NATR with unstable period 0: the first ATR is the SMA of the
-    # first p true ranges, then Wilder's smoothing.
+    # first p true ranges, then Wilder's smoothing a = a*(1 - 1/p) + tr/p, two
+    # bars per multiply-add on the carried chain (atr_pair).
     cdef Py_ssize_t b = first_valid(high, low, close, NULL, n)
     cdef Py_ssize_t m = n - b, i
-    cdef double prev = 0.0, inv, keep
-    cdef Py_ssize_t j, end
+    cdef double prev = 0.0, inv, keep, keep2
+    cdef Py_ssize_t end
     fill_nan(out, 0, min(n, b + p))
     if m <= p:
         return 0
@@ -54,26 +85,23 @@ cdef inline int k_atr(const double* high, const double* low, const double* close
     for i in range(1, p + 1):
         prev += true_range(high[i], low[i], close[i - 1])
     prev = prev / p
-    # Wilder smoothing as TA-Lib 0.8 writes it: fma(prev, 1 - 1/p, tr*(1/p))
     inv = 1.0 / <double>p
     keep = 1.0 - inv
+    keep2 = keep * keep
+    out[p] = prev
     if normalized:
-        # ATR into out, then out/close*100 over the same 256 bars while they are
-        # in L1, in a loop GCC vectorises (the divides run as vdivpd)
-        out[p] = prev
-        i = p
+        # ATR into out, then out/close*100 over the same 256 bars (an even count,
+        # so pairs never straddle two runs) while they are in L1, in a loop GCC
+        # vectorises (the divides run as vdivpd)
+        natr_scale(out + p, close + p, 1)
+        i = p + 1
         while i < m:
             end = min(i + 256, m)
-            for j in range(max(i, p + 1), end):
-                prev = madd(prev, keep, true_range(high[j], low[j], close[j - 1]) * inv)
-                out[j] = prev
+            atr_run(high, low, close, i, end, &prev, inv, keep, keep2, out)
             natr_scale(out + i, close + i, end - i)
             i = end
     else:
-        out[p] = prev
-        for i in range(p + 1, m):
-            prev = madd(prev, keep, true_range(high[i], low[i], close[i - 1]) * inv)
-            out[i] = prev
+        atr_run(high, low, close, p + 1, m, &prev, inv, keep, keep2, out)
     return 0
 
 
@@ -195,8 +223,9 @@ cdef extern from *:
     static void nija_atr_lanes(const double *ht, const double *lt, const double *ct, Py_ssize_t m,
                                int p, double *ot) {
         const double inv = 1.0 / (double)p;
-        const nija_v4 vinv = v4_set(inv), vkeep = v4_set(1.0 - inv);
-        nija_v4 prev[2], tr;
+        const double keep = 1.0 - inv;
+        const nija_v4 vinv = v4_set(inv), vkeep = v4_set(keep), vkeep2 = v4_set(keep * keep);
+        nija_v4 prev[2], u, w;
         Py_ssize_t i, o;
         int h;
         for (h = 0; h < 2; h++)
@@ -210,12 +239,21 @@ cdef extern from *:
             prev[h] = prev[h] / v4_set((double)p);
             V4_ST(ot + p * 8 + 4 * h, prev[h]);
         }
-        for (i = p + 1; i < m; i++)
+        /* atr_run's pairing: bars (i, i+1), i an odd offset from bar p */
+        for (i = p + 1; i + 1 < m; i += 2)
             for (h = 0; h < 2; h++) {
                 o = i * 8 + 4 * h;
-                tr = v4_true_range(V4_LD(ht + o), V4_LD(lt + o), V4_LD(ct + o - 8));
-                prev[h] = v4_fma(prev[h], vkeep, tr * vinv);
-                V4_ST(ot + o, prev[h]);
+                u = v4_true_range(V4_LD(ht + o), V4_LD(lt + o), V4_LD(ct + o - 8)) * vinv;
+                w = v4_true_range(V4_LD(ht + o + 8), V4_LD(lt + o + 8), V4_LD(ct + o)) * vinv;
+                V4_ST(ot + o, v4_fma(prev[h], vkeep, u));
+                prev[h] = v4_fma(prev[h], vkeep2, v4_fma(u, vkeep, w));
+                V4_ST(ot + o + 8, prev[h]);
+            }
+        if (i < m)
+            for (h = 0; h < 2; h++) {
+                o = i * 8 + 4 * h;
+                u = v4_true_range(V4_LD(ht + o), V4_LD(lt + o), V4_LD(ct + o - 8)) * vinv;
+                V4_ST(ot + o, v4_fma(prev[h], vkeep, u));
             }
     }
     """

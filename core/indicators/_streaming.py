@@ -187,7 +187,10 @@ class IndicatorStream:
         except (ValueError, KeyError, OSError) as exc:
             raise IndicatorError(f"not a serialised IndicatorStream: {exc}", field="data") from exc
         for name, state in per.items():
-            stream._states[name].set_state(state)
+            try:
+                stream._states[name].set_state(state)
+            except (ValueError, KeyError) as exc:
+                raise IndicatorError(f"cannot restore {name!r}: {exc}", field="data") from exc
         return stream
 
 

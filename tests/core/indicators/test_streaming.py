@@ -110,3 +110,58 @@ def test_bad_update_and_bad_bytes():
     assert err.value.field == "low"
     with pytest.raises(IndicatorError):
         ta.IndicatorStream.from_bytes(b"not a stream")
+
+
+def _atr_npz(stream, drop_pend=False, acc=None):
+    """The stream's bytes, optionally rewritten as a state saved before the
+    two-bar atr step (no ``pend``; ``acc`` the last ATR value)."""
+    import io
+
+    with np.load(io.BytesIO(stream.to_bytes()), allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    if drop_pend:
+        del arrays["a\x1fpend"]
+    if acc is not None:
+        arrays["a\x1facc"] = acc
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("split", [13, 14, 15, 16, 17, 1000, 1001])
+def test_atr_serialised_at_either_parity_resumes_bit_for_bit(small_matrix, split):
+    # the NaN row of the matrix starts later, so its pairs have the other parity
+    n = small_matrix["close"].shape[0]
+    live = ta.IndicatorStream(n, {"a": ("atr", {"timeperiod": 14})})
+    live.seed(**{k: small_matrix[k][:, :split] for k in ("close", "high", "low")})
+    restored = ta.IndicatorStream.from_bytes(live.to_bytes())
+    got = _run(restored, small_matrix, start=split, stop=split + 40)["a"][0]
+    want = ta.atr(small_matrix["high"], small_matrix["low"], small_matrix["close"], 14)
+    np.testing.assert_array_equal(got, want[:, split:split + 40])
+
+
+def test_atr_state_of_the_single_step_version_loads_or_fails_clearly():
+    rng = np.random.default_rng(5)
+    c = 100.0 + np.cumsum(rng.normal(0.0, 1.0, (2, 60)), axis=1)
+    h, l = c + 0.5, c - 0.5
+    want = ta.atr(h, l, c, 14)
+
+    def seeded(t):
+        s = ta.IndicatorStream(2, {"a": ("atr", {"timeperiod": 14})})
+        s.seed(close=c[:, :t], high=h[:, :t], low=l[:, :t])
+        return s
+
+    # warming up, or the last bar at an even offset from the first ATR (bar 14):
+    # the old acc (the last ATR) is the chain value, so the state loads and resumes
+    for t in (10, 15, 17, 19):
+        old = _atr_npz(seeded(t), drop_pend=True)
+        restored = ta.IndicatorStream.from_bytes(old)
+        got = _run(restored, {"close": c, "high": h, "low": l}, start=t)["a"][0]
+        np.testing.assert_array_equal(got, want[:, t:], err_msg=str(t))
+    # the last bar at an odd offset: the chain value is not in the old state
+    for t in (16, 20):
+        old = _atr_npz(seeded(t), drop_pend=True, acc=want[:, t - 1].copy())
+        with pytest.raises(IndicatorError) as err:
+            ta.IndicatorStream.from_bytes(old)
+        assert err.value.field == "data"
+        assert "older version" in str(err.value)
