@@ -1,4 +1,7 @@
-"""The order path: write-ahead, risk gate, broker call, state machine, fills, positions, events.
+"""The order path: write-ahead, risk gate, broker call, state machine, settlement, events.
+
+Fills are booked (fill rows, positions, paper balances, P&L) by ``_booking.Booking``, in the
+transactions opened here.
 
 Invariants
 ----------
@@ -8,7 +11,7 @@ Invariants
   the transaction where risk counted it. A crash after that leaves a ``submitted`` row that
   :meth:`OrderManager.resolve` settles by fetching by client order id — never by re-sending.
 - A fill is recorded once per (account, venue fill id); positions and paper balances move only
-  when a fill row is inserted, in the same transaction.
+  when a fill row is inserted, in the same transaction (``_booking``).
 - Every transition, fill and position change writes an event to the outbox in that
   transaction; it is published after commit, in the background (``EventRelay.post``).
 - A unit that reads what it then writes (write-ahead: the position and balances risk decides
@@ -55,10 +58,10 @@ from nija.core.plugins.broker import (
     VenueFill,
     VenueOrder,
 )
-from nija.core.portfolio import Fill, Position, Side
 from nija.core.risk import OrderRequest, RiskRejected
-from nija.core.trading._events import EventRelay, EventWriter, order_message, position_message, trade_message
-from nija.core.trading._ledger import balance_changes, fee_in_quote
+from nija.core.trading._booking import Booking
+from nija.core.trading._events import EventRelay, EventWriter, order_message
+from nija.core.trading._ledger import fee_in_quote
 from nija.core.trading._model import OrderIntent, OrderState, check_transition, client_order_id, split_symbol, state_from_venue
 from nija.core.trading._tables import fills, orders, paper_balances, positions
 
@@ -72,20 +75,10 @@ USD_LIKE = frozenset({"USD", "USDT", "USDC", "BUSD", "DAI"})
 _INSERT_ORDER = orders.insert()
 _POSITION_QTY = select(positions.c.quantity).where(positions.c.bot_id == bindparam("b_bot"),
                                                    positions.c.symbol == bindparam("b_symbol"))
-_POSITION_LOCKED = select(positions).where(positions.c.bot_id == bindparam("b_bot"),
-                                           positions.c.symbol == bindparam("b_symbol")).with_for_update()
-_UPDATE_POSITION = update(positions).where(positions.c.id == bindparam("b_id"))
-_INSERT_POSITION = positions.insert()
 _ORDER_LOCKED = select(orders).where(orders.c.id == bindparam("b_id")).with_for_update()
 _UPDATE_ORDER = update(orders).where(orders.c.id == bindparam("b_id"))
 _BALANCES = select(paper_balances.c.asset, paper_balances.c.total).where(
     paper_balances.c.account_key == bindparam("b_key"))
-_BALANCES_LOCKED = select(paper_balances.c.asset, paper_balances.c.total).where(
-    paper_balances.c.account_key == bindparam("b_key"),
-    paper_balances.c.asset.in_(bindparam("b_assets", expanding=True))).with_for_update()
-_SET_BALANCE = update(paper_balances).where(
-    paper_balances.c.account_key == bindparam("b_key"), paper_balances.c.asset == bindparam("b_asset"),
-).values(total=bindparam("b_total"), updated_at=bindparam("b_now"))
 _ORDER_BY_CID = select(orders).where(orders.c.account_key == bindparam("b_key"),
                                     orders.c.client_order_id == bindparam("b_cid")).with_for_update()
 _ORDER_BY_VENUE_ID = select(orders).where(orders.c.account_key == bindparam("b_key"),
@@ -147,7 +140,7 @@ class OrderManager:
             self._risk_takes_conn = "conn" in inspect.signature(risk.on_broker_result).parameters
         except (TypeError, ValueError):
             self._risk_takes_conn = False
-        self._fill_insert: dict[str, Any] = {}
+        self._booking = Booking(risk, self._usd)
 
     def _book_lock(self, account_key: str) -> asyncio.Lock:
         lock = self._book_locks.get(account_key)
@@ -485,7 +478,7 @@ class OrderManager:
                                 account.key)
                     continue
                 current = _row(r)
-                added = await self._book_fills(conn, writer, current, account, [f])
+                added = await self._booking.book(conn, writer, current, account, [f])
                 if added:
                     new += 1
                     filled = current["filled"] + f.amount
@@ -524,7 +517,7 @@ class OrderManager:
         """Book ``venue_fills`` and move ``current`` (locked in ``conn``) to the venue's state.
         ``fresh``: the order row was inserted in this transaction, so the fills booked here are
         all it has (no need to read them back)."""
-        booked = await self._book_fills(conn, writer, current, account, venue_fills)
+        booked = await self._booking.book(conn, writer, current, account, venue_fills)
         if fresh:
             rows = [(f["amount"], f["price"], f["fee_quote"]) for f in booked]
         else:
@@ -546,73 +539,6 @@ class OrderManager:
         if target == OrderState.PARTIALLY_FILLED and state == OrderState.PARTIALLY_FILLED and current["filled"] == filled:
             return current
         return await self._transition(conn, writer, current, target, **values)
-
-    def _insert_fill_once(self, conn):
-        """``INSERT … ON CONFLICT (account_key, venue_fill_id) DO NOTHING`` for ``conn``'s
-        dialect: a fill already booked (retry, replay, another process) inserts nothing."""
-        name = conn.dialect.name
-        stmt = self._fill_insert.get(name)
-        if stmt is None:
-            if name == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert
-            else:
-                from sqlalchemy.dialects.sqlite import insert
-            stmt = self._fill_insert[name] = insert(fills).on_conflict_do_nothing(
-                index_elements=["account_key", "venue_fill_id"])
-        return stmt
-
-    async def _book_fills(self, conn, writer: EventWriter, order: dict, account: Account,
-                          venue_fills: Sequence[VenueFill]) -> list[dict]:
-        """Book the fills not booked yet; returns the fill rows inserted."""
-        base, quote = split_symbol(order["symbol"])
-        booked: list[dict] = []
-        for f in venue_fills:
-            fee_quote = fee_in_quote(f.fee, f.fee_asset, base, f.price)
-            prow = (await conn.execute(_POSITION_LOCKED, {"b_bot": order["bot_id"], "b_symbol": order["symbol"]})).first()
-            pos = Position(order["bot_id"], order["symbol"])
-            if prow is not None:
-                pos.quantity, pos.avg_entry_price = prow.quantity, prow.average_entry
-                pos.realized_pnl, pos.fees = prow.realized_pnl, prow.fees
-            was_open = pos.quantity
-            realized = pos.apply(Fill(account=order["bot_id"], symbol=order["symbol"], side=Side(f.side),
-                                      quantity=f.amount, price=f.price, fee=fee_quote, ts_ms=f.timestamp,
-                                      order_id=order["client_order_id"], liquidity="maker" if f.maker else "taker"))
-            fill_row = dict(
-                id=str(uuid.uuid4()), order_id=order["id"], user_id=order["user_id"], bot_id=order["bot_id"],
-                account_key=account.key, venue_fill_id=f.fill_id, client_order_id=order["client_order_id"],
-                symbol=order["symbol"], side=f.side, price=f.price, amount=f.amount, fee=f.fee, fee_asset=f.fee_asset,
-                fee_quote=fee_quote, realized_pnl=realized, executed_at=f.timestamp,
-            )
-            # The unique (account, venue fill id) decides "booked already" (nothing was written
-            # for this fill before this statement, so skipping it leaves no trace).
-            if (await conn.execute(self._insert_fill_once(conn), fill_row)).rowcount == 0:
-                continue
-            pvalues = dict(quantity=pos.quantity, average_entry=pos.avg_entry_price, realized_pnl=pos.realized_pnl,
-                           fees=pos.fees, mark_price=f.price, updated_at=writer.now_ms)
-            if prow is None:
-                await conn.execute(_INSERT_POSITION, dict(id=str(uuid.uuid4()), user_id=order["user_id"],
-                                                          bot_id=order["bot_id"], symbol=order["symbol"], **pvalues))
-            else:
-                await conn.execute(_UPDATE_POSITION, {"b_id": prow.id, **pvalues})
-            if account.paper:
-                await _add_balances(conn, account.key, balance_changes(f.side, f.amount, f.price, f.fee, f.fee_asset,
-                                                                       base, quote), writer.now_ms)
-            await self._release_position(conn, order, was_open, pos.quantity, f, realized - fee_quote, quote)
-            writer.stage(order["user_id"], "fills", trade_message(fill_row))
-            writer.stage(order["user_id"], "positions", position_message(
-                dict(symbol=order["symbol"], bot_id=order["bot_id"], **pvalues)))
-            booked.append(fill_row)
-        return booked
-
-    async def _release_position(self, conn, order: dict, before: Decimal, after: Decimal, f: VenueFill,
-                                net_pnl: Decimal, quote: str) -> None:
-        release = getattr(self.risk, "release_position", None)
-        if release is None or before == 0 or (before > 0) == (f.side == "buy"):
-            return
-        usd = self._usd(quote) or ZERO
-        closed = min(abs(before), f.amount)
-        await release(conn, order["user_id"], notional_usd=closed * f.price * usd, closed=after == 0 or (after > 0) != (before > 0),
-                      realized_pnl_usd=net_pnl * usd)
 
     # ------------------------------------------------------------------------------ cancel
     async def cancel(self, order: dict, account: Account) -> dict:
@@ -666,19 +592,3 @@ def _intent_of(order: dict) -> OrderIntent:
                        price=order["price"], stop_price=order["stop_price"], post_only=order["post_only"],
                        reduce_only=order["reduce_only"])
 
-
-async def _add_balances(conn: AsyncConnection, account_key: str, changes: dict[str, Decimal], now: int) -> None:
-    """Add ``changes`` (asset -> delta) to the account's paper balances: one locked read of the
-    assets involved, one batched update, an insert for an asset the account never held."""
-    if not changes:
-        return
-    current = {r.asset: r.total for r in (await conn.execute(
-        _BALANCES_LOCKED, {"b_key": account_key, "b_assets": sorted(changes)})).all()}
-    updates = [{"b_key": account_key, "b_asset": a, "b_total": current[a] + d, "b_now": now}
-               for a, d in changes.items() if a in current]
-    if updates:
-        await conn.execute(_SET_BALANCE, updates)
-    for asset, delta in changes.items():
-        if asset not in current:
-            await conn.execute(paper_balances.insert().values(account_key=account_key, asset=asset, total=delta,
-                                                              updated_at=now))
