@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import grpc
+
+    from nija.core.config import Config
 
 _ip_counter = itertools.count(1)
 
@@ -71,3 +80,32 @@ def wait_until(fetch, timeout: float = 120.0, what: str = "condition", interval:
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached")
         time.sleep(interval)
+
+
+@dataclass
+class GrpcPlatform:
+    platform: object
+    channel: grpc.aio.Channel
+    port: int
+    config: Config
+    database_url: str
+
+
+@asynccontextmanager
+async def serve_platform(database_url: str, data_dir: Path):
+    """Every service of a Platform on a free port, with a real channel to it."""
+    import grpc
+
+    from nija.core.config import Config
+    from nija.services.server import Platform, create_server
+
+    config = Config.from_env(data_dir, database_url=database_url, nats_url=None)
+    platform = Platform.build(config)
+    server, port = await create_server("127.0.0.1:0", platform)
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        yield GrpcPlatform(platform, channel, port, config, database_url)
+    finally:
+        await channel.close()
+        await server.stop(grace=1)
+        await platform.close()

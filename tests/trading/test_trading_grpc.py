@@ -11,7 +11,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from helpers import bearer, unique_email, unique_ip
+from helpers import bearer, serve_platform, unique_email, unique_ip
 from nija.accounts.v1 import accounts_pb2 as apb
 from nija.accounts.v1 import accounts_pb2_grpc
 from nija.trading.v1 import trading_pb2 as pb
@@ -31,6 +31,15 @@ async def _login(channel) -> tuple:
     await stub.Register(apb.RegisterRequest(email=email, password=PASSWORD), metadata=md)
     tokens = await stub.Login(apb.LoginRequest(email=email, password=PASSWORD), metadata=md)
     return bearer(tokens.access_token, ip)
+
+
+@pytest.fixture(scope="module")
+async def grpc_platform(database_url, tmp_path_factory):
+    """This module's own platform, so its replay clock starts at the first candle: the session's
+    platform shares one replay time across every module, and at full speed the candles these
+    tests need to see trades in can be used up before they run."""
+    async with serve_platform(database_url, tmp_path_factory.mktemp("trading-grpc")) as served:
+        yield served
 
 
 @pytest.fixture
