@@ -103,6 +103,19 @@ def _row(r) -> dict[str, Any]:
     return dict(r._mapping)
 
 
+def _new_order_row(intent: OrderIntent, account: Account, cid: str, now: int, state: OrderState,
+                   reason: str | None = None) -> dict[str, Any]:
+    """The row of an order first recorded in ``state`` (submitted, or rejected before sending)."""
+    return dict(
+        id=str(uuid.uuid4()), user_id=intent.user_id, bot_id=intent.bot_id, account_key=account.key,
+        broker=account.broker.name, broker_connection_id=account.connection_id, client_order_id=cid,
+        signal_id=intent.signal_id[:200], symbol=intent.symbol, side=intent.side, type=intent.type,
+        amount=intent.amount, price=intent.price, stop_price=intent.stop_price, post_only=intent.post_only,
+        reduce_only=intent.reduce_only, state=state.value, venue_order_id=None, filled=ZERO,
+        average_price=None, fee=ZERO, reason=reason, flags=None, created_at=now, updated_at=now,
+    )
+
+
 class OrderManager:
     """Places, resolves, cancels and settles orders of every account.
 
@@ -321,14 +334,7 @@ class OrderManager:
         # Risk first: it counts this order on the same connection, so a rollback (crash,
         # rejection) un-counts it.
         await self.risk.pre_trade(conn, self._risk_request(intent, account, equity, opens))
-        order = dict(
-            id=str(uuid.uuid4()), user_id=intent.user_id, bot_id=intent.bot_id, account_key=account.key,
-            broker=account.broker.name, broker_connection_id=account.connection_id, client_order_id=cid,
-            signal_id=intent.signal_id[:200], symbol=intent.symbol, side=intent.side, type=intent.type,
-            amount=intent.amount, price=intent.price, stop_price=intent.stop_price, post_only=intent.post_only,
-            reduce_only=intent.reduce_only, state=OrderState.SUBMITTED.value, venue_order_id=None, filled=ZERO,
-            average_price=None, fee=ZERO, reason=None, flags=None, created_at=now, updated_at=now,
-        )
+        order = _new_order_row(intent, account, cid, now, OrderState.SUBMITTED)
         # Inserted as "submitted" (new -> submitted in one statement: no one can see "new"
         # in between). "submitted" is persisted before the broker is called: after a crash
         # this row says "maybe sent", and only a fetch by client order id settles it.
@@ -340,14 +346,7 @@ class OrderManager:
     async def _record_rejected(self, intent: OrderIntent, account: Account, cid: str, reason: str):
         now = self.clock.now_ms()
         writer = EventWriter(now)
-        order = dict(
-            id=str(uuid.uuid4()), user_id=intent.user_id, bot_id=intent.bot_id, account_key=account.key,
-            broker=account.broker.name, broker_connection_id=account.connection_id, client_order_id=cid,
-            signal_id=intent.signal_id[:200], symbol=intent.symbol, side=intent.side, type=intent.type,
-            amount=intent.amount, price=intent.price, stop_price=intent.stop_price, post_only=intent.post_only,
-            reduce_only=intent.reduce_only, state=OrderState.REJECTED.value, venue_order_id=None, filled=ZERO,
-            average_price=None, fee=ZERO, reason=reason, flags=None, created_at=now, updated_at=now,
-        )
+        order = _new_order_row(intent, account, cid, now, OrderState.REJECTED, reason)
         async with self.db.transaction() as conn:
             await conn.execute(_INSERT_ORDER, order)
             await writer.add(conn, order["user_id"], "orders", order_message(order))
