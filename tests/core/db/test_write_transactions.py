@@ -9,7 +9,6 @@ import uuid
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, update
-from sqlalchemy.engine import make_url
 
 from nija.core.db import Database
 
@@ -67,14 +66,16 @@ async def test_a_read_only_unit_never_waits_for_a_write_unit_in_progress(dbs):
     assert await _value(dbs[0], key) == 1
 
 
-async def test_on_sqlite_a_write_unit_holds_the_write_lock_before_its_first_statement(dbs, database_url):
-    url = make_url(database_url)
-    if url.get_backend_name() != "sqlite":
-        pytest.skip("PostgreSQL locks rows, not the database")
-    key = await _new_counter(dbs[0])
-    other = sqlite3.connect(url.database, timeout=0)  # another process's writer, not waiting
+async def test_on_sqlite_a_write_unit_holds_the_write_lock_before_its_first_statement(tmp_path):
+    # SQLite only (PostgreSQL locks rows, not the database): a file database of its own.
+    path = tmp_path / "lock.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    other = sqlite3.connect(path, timeout=0)  # another process's writer, not waiting
     try:
-        async with dbs[0].transaction(write=True) as conn:
+        async with db.transaction() as conn:
+            await conn.run_sync(lambda sync: counters.create(sync, checkfirst=True))
+        key = await _new_counter(db)
+        async with db.transaction(write=True) as conn:
             await conn.execute(select(counters.c.n).where(counters.c.id == key))  # a read, nothing written
             with pytest.raises(sqlite3.OperationalError, match="locked"):
                 other.execute("BEGIN IMMEDIATE")
@@ -82,3 +83,4 @@ async def test_on_sqlite_a_write_unit_holds_the_write_lock_before_its_first_stat
         other.rollback()
     finally:
         other.close()
+        await db.close()
