@@ -103,3 +103,14 @@ def market_matrix() -> dict[str, np.ndarray]:
     loaded.append(_with_nan(_random_walk(5000, 8)))
     n = min(len(d["close"]) for d in loaded)
     return {k: np.vstack([d[k][:n] for d in loaded]) for k in loaded[0]}
+
+
+@pytest.fixture(params=[1, 2], ids=["serial", "threads"])
+def threads(request):
+    """Run the test single-threaded and with two threads (the kernels' thread knob)."""
+    from nija.core import indicators as ta
+
+    before = ta.get_num_threads()
+    ta.set_num_threads(request.param)
+    yield request.param
+    ta.set_num_threads(before)

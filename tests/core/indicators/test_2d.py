@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from nija.core import indicators as ta
+
+from ._support import assert_rows_equal_1d
 
 CALLS = {
     "sma": lambda d: ta.sma(d["close"], 20),
@@ -35,26 +36,9 @@ CALLS = {
 }
 
 
-@pytest.fixture(params=[1, 2], ids=["serial", "threads"])
-def threads(request):
-    before = ta.get_num_threads()
-    ta.set_num_threads(request.param)
-    yield request.param
-    ta.set_num_threads(before)
-
-
 @pytest.mark.parametrize("name", sorted(CALLS))
 def test_2d_equals_1d_rows(name, market_matrix, threads):
-    call = CALLS[name]
-    batch = call(market_matrix)
-    batch = batch if isinstance(batch, tuple) else (batch,)
-    for row in range(market_matrix["close"].shape[0]):
-        one = call({k: v[row] for k, v in market_matrix.items()})
-        one = one if isinstance(one, tuple) else (one,)
-        for b, o in zip(batch, one):
-            assert b.shape == market_matrix["close"].shape
-            # same kernel on the same row: bit-identical
-            np.testing.assert_array_equal(b[row], o)
+    assert_rows_equal_1d(CALLS[name], market_matrix)
 
 
 def test_thread_knob_validates():

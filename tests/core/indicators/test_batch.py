@@ -13,6 +13,8 @@ from nija.core import indicators as ta
 from nija.core.errors import IndicatorError
 from nija.core.indicators import _functions
 
+from ._support import random_markets
+
 SPECS = {
     "rsi9": ("rsi", {"timeperiod": 9}),
     "rsi": ("rsi", {}),
@@ -41,13 +43,6 @@ def _singles(d):
     }
 
 
-def _markets(rows, n, seed):
-    rng = np.random.default_rng(seed)
-    c = 100.0 + np.cumsum(rng.normal(0.0, 1.0, (rows, n)), axis=1)
-    s = rng.random((rows, n))
-    return {"high": c + s, "low": c - s, "close": c}
-
-
 def _assert_same(got, want):
     assert list(got) == list(want)
     for name in want:
@@ -58,22 +53,14 @@ def _assert_same(got, want):
             np.testing.assert_array_equal(a, b, err_msg=name)
 
 
-@pytest.fixture(params=[1, 2], ids=["serial", "threads"])
-def threads(request):
-    before = ta.get_num_threads()
-    ta.set_num_threads(request.param)
-    yield request.param
-    ta.set_num_threads(before)
-
-
 @pytest.mark.parametrize("rows", [1, 5, 8, 13, 24])
 def test_batch_equals_single_calls(rows, threads):
-    d = _markets(rows, 350, rows)
+    d = random_markets(rows, 350, rows)
     _assert_same(ta.batch(SPECS, **d), _singles(d))
 
 
 def test_batch_with_nan_in_some_rows(threads):
-    d = _markets(21, 400, 3)
+    d = random_markets(21, 400, 3)
     d["close"][1, 100] = np.nan       # inside a lane
     d["close"][9, :3] = np.nan        # block 1: rows start at different bars
     d["high"][17, :5] = np.nan        # block 2: close starts together, high/low do not
@@ -83,21 +70,21 @@ def test_batch_with_nan_in_some_rows(threads):
 
 
 def test_batch_of_1d_series():
-    d = {k: v[0] for k, v in _markets(1, 300, 4).items()}
+    d = {k: v[0] for k, v in random_markets(1, 300, 4).items()}
     got = ta.batch(SPECS, **d)
     assert got["rsi"].shape == (300,) and got["macd"][0].shape == (300,)
     _assert_same(got, _singles(d))
 
 
 def test_batch_without_atr_needs_only_close():
-    d = _markets(9, 200, 5)
+    d = random_markets(9, 200, 5)
     got = ta.batch({"r": ("rsi", {"timeperiod": 5}), "m": ("macd", {})}, close=d["close"])
     np.testing.assert_array_equal(got["r"], ta.rsi(d["close"], 5))
     np.testing.assert_array_equal(got["m"][2], ta.macd(d["close"])[2])
 
 
 def test_batch_fills_out_buffers_for_the_named_indicators():
-    d = _markets(10, 300, 6)
+    d = random_markets(10, 300, 6)
     out = {"rsi": np.full((10, 300), 5.0), "bb20": tuple(np.full((10, 300), 5.0) for _ in range(3))}
     got = ta.batch(SPECS, **d, out=out)
     assert got["rsi"] is out["rsi"]
@@ -130,14 +117,14 @@ def test_batch_fills_out_buffers_for_the_named_indicators():
     ],
 )
 def test_batch_validation_names_the_argument(call, field):
-    d = _markets(9, 60, 7)
+    d = random_markets(9, 60, 7)
     with pytest.raises(IndicatorError) as err:
         call(d)
     assert err.value.field == field
 
 
 def test_batch_refuses_one_buffer_for_two_indicators():
-    d = _markets(9, 60, 8)
+    d = random_markets(9, 60, 8)
     shared = np.empty((9, 60))
     with pytest.raises(IndicatorError) as err:
         ta.batch({"a": ("rsi", {}), "b": ("rsi", {"timeperiod": 5})}, close=d["close"],
@@ -148,7 +135,7 @@ def test_batch_refuses_one_buffer_for_two_indicators():
 def test_fma_batch_equals_portable_batch():
     if not _functions._cpu_has_fma():
         pytest.skip("this CPU has no FMA3: only the portable build can run")
-    d = _markets(19, 600, 9)
+    d = random_markets(19, 600, 9)
     d["close"][2, 300] = np.nan
     portable = importlib.import_module("nija.core._batch")
     fast = importlib.import_module("nija.core._batch_fma")
@@ -168,7 +155,7 @@ def test_fma_batch_equals_portable_batch():
 
 
 def test_batch_of_rows_longer_than_a_lane_block():
-    d = _markets(9, 17_000, 14)
+    d = random_markets(9, 17_000, 14)
     d["high"][2, 5000] = np.nan
     _assert_same(ta.batch(SPECS, **d), _singles(d))
 
@@ -176,7 +163,7 @@ def test_batch_of_rows_longer_than_a_lane_block():
 def test_batch_rsi_passes_shared_by_pairs():
     # rsi specs share one pass two at a time; an odd one, one too long for the
     # series after its leading NaN, and other kinds in between change nothing
-    d = _markets(11, 90, 15)
+    d = random_markets(11, 90, 15)
     d["close"][8:, :40] = np.nan  # block 1 starts late: rsi(60) does not fit there
     specs = {"a": ("rsi", {"timeperiod": 3}), "m": ("macd", {"fastperiod": 3, "slowperiod": 5,
              "signalperiod": 2}), "b": ("rsi", {"timeperiod": 60}), "c": ("rsi", {"timeperiod": 2}),

@@ -12,6 +12,8 @@ import pytest
 from nija.core import indicators as ta
 from nija.core.indicators import _functions
 
+from ._support import assert_rows_equal_1d, random_markets
+
 LANE_CALLS = {
     "rsi9": lambda d: ta.rsi(d["close"], 9),
     "rsi14": lambda d: ta.rsi(d["close"], 14),
@@ -29,41 +31,15 @@ LANE_CALLS = {
 }
 
 
-def _markets(rows: int, n: int, seed: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    close = 100.0 + np.cumsum(rng.normal(0.0, 1.0, (rows, n)), axis=1)
-    spread = rng.random((rows, n))
-    return {"high": close + spread, "low": close - spread, "close": close}
-
-
-def _assert_rows_equal_1d(call, data):
-    batch = call(data)
-    batch = batch if isinstance(batch, tuple) else (batch,)
-    for row in range(data["close"].shape[0]):
-        one = call({k: v[row] for k, v in data.items()})
-        one = one if isinstance(one, tuple) else (one,)
-        for b, o in zip(batch, one):
-            assert b.shape == data["close"].shape
-            np.testing.assert_array_equal(b[row], o, err_msg=f"row {row}")
-
-
-@pytest.fixture(params=[1, 2], ids=["serial", "threads"])
-def threads(request):
-    before = ta.get_num_threads()
-    ta.set_num_threads(request.param)
-    yield request.param
-    ta.set_num_threads(before)
-
-
 @pytest.mark.parametrize("rows", [7, 8, 9, 16, 23])
 @pytest.mark.parametrize("name", sorted(LANE_CALLS))
 def test_row_counts_around_the_lane_width(name, rows, threads):
-    _assert_rows_equal_1d(LANE_CALLS[name], _markets(rows, 300, rows))
+    assert_rows_equal_1d(LANE_CALLS[name], random_markets(rows, 300, rows))
 
 
 @pytest.mark.parametrize("name", sorted(LANE_CALLS))
 def test_nan_in_some_rows_only(name, threads):
-    d = _markets(19, 400, 5)
+    d = random_markets(19, 400, 5)
     d["close"][2, 150] = np.nan          # NaN inside one lane of block 0
     d["high"][3, 200:205] = np.nan       # a NaN run in another lane
     d["low"][5, -1] = np.nan             # on the last bar
@@ -72,26 +48,26 @@ def test_nan_in_some_rows_only(name, threads):
     d["high"][17:, :6] = np.nan          # last (partial) block: same late start
     d["close"][17:, :6] = np.nan
     d["low"][17:, :6] = np.nan
-    _assert_rows_equal_1d(LANE_CALLS[name], d)
+    assert_rows_equal_1d(LANE_CALLS[name], d)
 
 
 @pytest.mark.parametrize("name", sorted(LANE_CALLS))
 def test_a_whole_block_starting_late(name, threads):
     # every row of the block has the same leading NaN: the lanes start together at bar 10
-    d = _markets(8, 200, 6)
+    d = random_markets(8, 200, 6)
     for k in d:
         d[k][:, :10] = np.nan
-    _assert_rows_equal_1d(LANE_CALLS[name], d)
+    assert_rows_equal_1d(LANE_CALLS[name], d)
 
 
 @pytest.mark.parametrize("name", sorted(LANE_CALLS))
 def test_rows_shorter_than_the_lookback_after_leading_nan(name):
     # 40 bars, 30 of them NaN: too short for the slower indicators in every lane
-    d = _markets(9, 40, 7)
+    d = random_markets(9, 40, 7)
     for k in d:
         d[k][:, :30] = np.nan
     try:
-        _assert_rows_equal_1d(LANE_CALLS[name], d)
+        assert_rows_equal_1d(LANE_CALLS[name], d)
     except ta.IndicatorError:
         pytest.skip("shorter than this indicator's lookback even without NaN")
 
@@ -108,13 +84,13 @@ def test_bbands_reanchoring_in_some_lanes_only(threads):
     close[4, 800:] = close[4, 800:] * 1e-9                   # the level collapses
     close[6] = np.round(close[6], 1)                         # ties, exact repeats
     for p in (2, 5, 20):
-        _assert_rows_equal_1d(lambda d: ta.bbands(d["close"], p), {"close": close})
+        assert_rows_equal_1d(lambda d: ta.bbands(d["close"], p), {"close": close})
 
 
-def test_constant_markets(threads):
+def test_constantrandom_markets(threads):
     d = {k: np.full((10, 120), 0.0123) for k in ("high", "low", "close")}
     for name, call in LANE_CALLS.items():
-        _assert_rows_equal_1d(call, d)
+        assert_rows_equal_1d(call, d)
 
 
 FAMILY_CALLS = [
@@ -129,7 +105,7 @@ FAMILY_CALLS = [
 def test_fma_lane_blocks_equal_portable_ones(family, name, call):
     if not _functions._cpu_has_fma():
         pytest.skip("this CPU has no FMA3: only the portable build can run")
-    d = _markets(21, 700, 12)
+    d = random_markets(21, 700, 12)
     d["close"][4, 300] = np.nan
     d["close"][13, :3] = np.nan
     portable = importlib.import_module(f"nija.core.{family}")
@@ -141,7 +117,7 @@ def test_fma_lane_blocks_equal_portable_ones(family, name, call):
 
 def test_rows_longer_than_a_lane_block(threads):
     # past LANE_MAX_N bars the 2-D calls go row by row; same results either way
-    d = _markets(9, 17_000, 13)
+    d = random_markets(9, 17_000, 13)
     d["close"][4, 9000] = np.nan
     for name in ("rsi14", "macd", "bbands20", "atr14"):
-        _assert_rows_equal_1d(LANE_CALLS[name], d)
+        assert_rows_equal_1d(LANE_CALLS[name], d)
