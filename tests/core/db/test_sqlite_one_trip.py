@@ -10,6 +10,21 @@ from sqlalchemy.exc import IntegrityError
 from nija.core.db import Database
 
 
+async def _count_trips(conn):
+    """Record every trip the connection makes to aiosqlite's thread; returns (the driver
+    connection, its own ``_execute`` to put back, the list the trips are appended to)."""
+    raw = (await conn.get_raw_connection()).driver_connection
+    trips: list = []
+    original = raw._execute
+
+    async def counting(fn, *args, **kwargs):
+        trips.append(getattr(fn, "__name__", fn))
+        return await original(fn, *args, **kwargs)
+
+    raw._execute = counting
+    return raw, original, trips
+
+
 @pytest.fixture
 async def db(tmp_path):
     database = Database(f"sqlite+aiosqlite:///{tmp_path / 'one-trip.db'}")
@@ -21,16 +36,8 @@ async def db(tmp_path):
 
 async def test_reads_writes_many_and_errors_behave_as_before(db):
     async with db.transaction() as conn:
-        raw = (await conn.get_raw_connection()).driver_connection
         assert type(conn.sync_connection.connection.dbapi_connection).__name__ == "OneTripConnection"
-        trips = []
-        original = raw._execute
-
-        async def counting(fn, *args, **kwargs):
-            trips.append(getattr(fn, "__name__", fn))
-            return await original(fn, *args, **kwargs)
-
-        raw._execute = counting
+        raw, original, trips = await _count_trips(conn)
         done = await conn.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": "a"})
         assert done.rowcount == 1 and done.lastrowid == 1
         await conn.execute(text("INSERT INTO t (v) VALUES (:v)"), [{"v": "b"}, {"v": "c"}])
@@ -62,15 +69,7 @@ async def test_a_write_unit_takes_the_lock_in_its_first_statements_trip(db, tmp_
     other = sqlite3.connect(tmp_path / "one-trip.db", timeout=0)  # another writer, never waiting
     try:
         async with db.transaction(write=True) as conn:
-            raw = (await conn.get_raw_connection()).driver_connection
-            trips = []
-            original = raw._execute
-
-            async def counting(fn, *args, **kwargs):
-                trips.append(getattr(fn, "__name__", fn))
-                return await original(fn, *args, **kwargs)
-
-            raw._execute = counting
+            raw, original, trips = await _count_trips(conn)
             assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0  # a read first
             with pytest.raises(sqlite3.OperationalError, match="locked"):
                 other.execute("BEGIN IMMEDIATE")  # already held: taken before the read
