@@ -122,8 +122,9 @@ class AccountService:
         """Create an admin, or grant the admin role to an existing user (password unchanged).
         Returns the user and whether it was created."""
         address = normalize_email(email)
-        async with self.db.transaction() as conn:
-            row = (await conn.execute(select(users).where(users.c.email == address))).first()
+        # A write unit: the roles read are the roles rewritten (no concurrent role change lost).
+        async with self.db.transaction(write=True) as conn:
+            row = (await conn.execute(select(users).where(users.c.email == address).with_for_update())).first()
             if row is not None:
                 roles = [r for r in row.roles.split(",") if r]
                 if "admin" not in roles:

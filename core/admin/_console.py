@@ -164,6 +164,10 @@ def _json_list(value) -> tuple[str, ...]:
     return tuple(str(v) for v in (value or ()))
 
 
+class _UserMissing(Exception):
+    """No user row with the id asked for (audited and raised as NotFound by the caller)."""
+
+
 class AdminConsole:
     """The admin use cases.
 
@@ -247,35 +251,40 @@ class AdminConsole:
         if user_id == actor_id and (disabled or (new_roles is not None and "admin" not in new_roles)):
             raise FailedPrecondition("an admin cannot disable themselves or drop their own admin role")
         now = self.clock.now_ms()
-        async with self.db.transaction() as conn:
-            row = await self._user_or_audit_miss(conn, actor_id, user_id, "admin.users.update", client_ip)
-            if row.deleted_at is not None:
-                raise FailedPrecondition("this user has been deleted")
-            changes: dict[str, Any] = {}
-            old_roles = tuple(r for r in row.roles.split(",") if r)
-            values: dict[str, Any] = {}
-            if new_roles is not None and new_roles != old_roles:
-                values["roles"] = ",".join(new_roles)
-                changes["roles"] = {"from": list(old_roles), "to": list(new_roles)}
-            if disabled is not None and bool(row.disabled) != disabled:
-                values["disabled"] = disabled
-                changes["disabled"] = disabled
-            if values:
-                await conn.execute(update(users).where(users.c.id == user_id).values(**values))
-            if override and self.assign_plan is None:
-                if "billing_subscriptions" not in await self._present(conn):
-                    raise FailedPrecondition("plan overrides need the billing tables; run `nija migrate`")
-                changes["plan_override"] = await self._set_plan_override(conn, user_id, override, now)
-            elif override:
-                changes["plan_override"] = None if override == "none" else override
-            lost_roles = new_roles is not None and bool(set(old_roles) - set(new_roles))
-            if disabled or lost_roles:
-                await _revoke_sessions(conn, user_id, now)
-            await self._audit(
-                conn, actor_id, "admin.users.update", user_id=user_id, client_ip=client_ip, at=now,
-                detail={"changes": changes},
-            )
-            row = (await conn.execute(select(users).where(users.c.id == user_id))).first()
+        try:
+            # A write unit with the user's row locked: two admins changing one user at once
+            # cannot lose either change (BEGIN IMMEDIATE on SQLite, FOR UPDATE on PostgreSQL).
+            async with self.db.transaction(write=True) as conn:
+                row = await self._user_row(conn, user_id, lock=True)
+                if row.deleted_at is not None:
+                    raise FailedPrecondition("this user has been deleted")
+                changes: dict[str, Any] = {}
+                old_roles = tuple(r for r in row.roles.split(",") if r)
+                values: dict[str, Any] = {}
+                if new_roles is not None and new_roles != old_roles:
+                    values["roles"] = ",".join(new_roles)
+                    changes["roles"] = {"from": list(old_roles), "to": list(new_roles)}
+                if disabled is not None and bool(row.disabled) != disabled:
+                    values["disabled"] = disabled
+                    changes["disabled"] = disabled
+                if values:
+                    await conn.execute(update(users).where(users.c.id == user_id).values(**values))
+                if override and self.assign_plan is None:
+                    if "billing_subscriptions" not in await self._present(conn):
+                        raise FailedPrecondition("plan overrides need the billing tables; run `nija migrate`")
+                    changes["plan_override"] = await self._set_plan_override(conn, user_id, override, now)
+                elif override:
+                    changes["plan_override"] = None if override == "none" else override
+                lost_roles = new_roles is not None and bool(set(old_roles) - set(new_roles))
+                if disabled or lost_roles:
+                    await _revoke_sessions(conn, user_id, now)
+                await self._audit(
+                    conn, actor_id, "admin.users.update", user_id=user_id, client_ip=client_ip, at=now,
+                    detail={"changes": changes},
+                )
+                row = (await conn.execute(select(users).where(users.c.id == user_id))).first()
+        except _UserMissing:
+            await self._audit_miss(actor_id, user_id, "admin.users.update", client_ip)
         if override and self.assign_plan is not None:
             # Billing writes the override, publishes the change and audits it as billing.assign_plan.
             await self.assign_plan(actor_id, user_id, None if override == "none" else override, client_ip)
@@ -287,34 +296,37 @@ class AdminConsole:
         if user_id == actor_id:
             raise FailedPrecondition("an admin cannot delete their own account")
         now = self.clock.now_ms()
-        async with self.db.transaction() as conn:
-            row = await self._user_or_audit_miss(conn, actor_id, user_id, "admin.users.delete", client_ip)
-            if row.deleted_at is not None:
+        try:
+            async with self.db.transaction(write=True) as conn:
+                row = await self._user_row(conn, user_id, lock=True)
+                if row.deleted_at is not None:
+                    await self._audit(
+                        conn, actor_id, "admin.users.delete", user_id=user_id, client_ip=client_ip, at=now,
+                        outcome="noop", detail={"reason": "already_deleted"},
+                    )
+                    return {}
+                await conn.execute(update(users).where(users.c.id == user_id).values(deleted_at=now, disabled=True))
+                present = await self._present(conn)
+                summary: dict[str, int] = {}
+                if "trading_bots" in present:
+                    stopped = await conn.execute(
+                        update(trading_bots)
+                        .where(and_(trading_bots.c.user_id == user_id, trading_bots.c.state.not_in(("stopped", "error"))))
+                        .values(state="stopped", stopped_at=now, error="account deleted by an admin")
+                    )
+                    summary["bots_stopped"] = stopped.rowcount
+                if "trading_broker_connections" in present:
+                    # Deleted outright: encrypted or not, a deleted user's exchange secrets are not kept.
+                    keys = await conn.execute(
+                        delete(trading_broker_connections).where(trading_broker_connections.c.user_id == user_id)
+                    )
+                    summary["keys_destroyed"] = keys.rowcount
+                summary["sessions_revoked"] = await _revoke_sessions(conn, user_id, now)
                 await self._audit(
-                    conn, actor_id, "admin.users.delete", user_id=user_id, client_ip=client_ip, at=now,
-                    outcome="noop", detail={"reason": "already_deleted"},
+                    conn, actor_id, "admin.users.delete", user_id=user_id, client_ip=client_ip, at=now, detail=summary,
                 )
-                return {}
-            await conn.execute(update(users).where(users.c.id == user_id).values(deleted_at=now, disabled=True))
-            present = await self._present(conn)
-            summary: dict[str, int] = {}
-            if "trading_bots" in present:
-                stopped = await conn.execute(
-                    update(trading_bots)
-                    .where(and_(trading_bots.c.user_id == user_id, trading_bots.c.state.not_in(("stopped", "error"))))
-                    .values(state="stopped", stopped_at=now, error="account deleted by an admin")
-                )
-                summary["bots_stopped"] = stopped.rowcount
-            if "trading_broker_connections" in present:
-                # Deleted outright: encrypted or not, a deleted user's exchange secrets are not kept.
-                keys = await conn.execute(
-                    delete(trading_broker_connections).where(trading_broker_connections.c.user_id == user_id)
-                )
-                summary["keys_destroyed"] = keys.rowcount
-            summary["sessions_revoked"] = await _revoke_sessions(conn, user_id, now)
-            await self._audit(
-                conn, actor_id, "admin.users.delete", user_id=user_id, client_ip=client_ip, at=now, detail=summary,
-            )
+        except _UserMissing:
+            await self._audit_miss(actor_id, user_id, "admin.users.delete", client_ip)
         return summary
 
     # ------------------------------------------------------------------------------ metrics and audit
@@ -387,18 +399,31 @@ class AdminConsole:
         )
 
     async def _user_or_audit_miss(self, conn, actor_id: str, user_id: str, action: str, client_ip: str | None):
+        """The user row, read in ``conn`` (a read unit); a miss is audited and is NotFound."""
+        try:
+            return await self._user_row(conn, user_id)
+        except _UserMissing:
+            await self._audit_miss(actor_id, user_id, action, client_ip)
+
+    @staticmethod
+    async def _user_row(conn, user_id: str, *, lock: bool = False):
         if not user_id:
             raise InvalidArgument("id is required", field="id")
-        row = (await conn.execute(select(users).where(users.c.id == user_id))).first()
+        query = select(users).where(users.c.id == user_id)
+        row = (await conn.execute(query.with_for_update() if lock else query)).first()
         if row is None:
-            # Recorded in its own transaction: the caller's is rolled back by the NotFound.
-            async with self.db.transaction() as other:
-                await self._audit(
-                    other, actor_id, action, client_ip=client_ip, outcome="failure",
-                    detail={"reason": "not_found", "id": user_id[:64]},
-                )
-            raise NotFound("user not found")
+            raise _UserMissing
         return row
+
+    async def _audit_miss(self, actor_id: str, user_id: str, action: str, client_ip: str | None):
+        # Recorded in its own transaction, after the caller's (rolled back by the miss) ended:
+        # a write unit holds SQLite's write lock, so a unit nested in it would wait for itself.
+        async with self.db.transaction() as conn:
+            await self._audit(
+                conn, actor_id, action, client_ip=client_ip, outcome="failure",
+                detail={"reason": "not_found", "id": user_id[:64]},
+            )
+        raise NotFound("user not found")
 
     @staticmethod
     def _check_roles(roles: list[str]) -> tuple[str, ...]:

@@ -268,3 +268,41 @@ async def test_audit_log_filters_and_pages(grpc_platform, accounts, admin_stub, 
         await admin_stub.ListAuditLogs(pb.ListAuditLogsRequest(since=10, until=5), metadata=md)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert ("admin.audit.list", "success", None) in await audit_rows(grpc_platform, me.id)
+
+
+async def test_enable_racing_delete_never_leaves_a_deleted_user_enabled(grpc_platform, accounts, admin_stub, admin):
+    """An admin enables a user while another deletes it: each reads the row it then rewrites
+    under the row lock, so a deleted user is never left enabled (before the write unit, the
+    enable read the row, waited for the delete's lock and then wrote ``disabled = false``)."""
+    import asyncio
+
+    _, md = admin
+    inconsistent = 0
+    for _ in range(6):
+        user, _, _ = await make_user(grpc_platform, accounts)
+        await admin_stub.UpdateUser(pb.UpdateUserRequest(id=user.id, disabled=True), metadata=md)
+        results = await asyncio.gather(
+            admin_stub.DeleteUser(pb.DeleteUserRequest(id=user.id), metadata=md),
+            admin_stub.UpdateUser(pb.UpdateUserRequest(id=user.id, disabled=False), metadata=md),
+            return_exceptions=True,
+        )
+        for result in results:  # the enable may lose the race: then it is refused, never a 500
+            if isinstance(result, grpc.aio.AioRpcError):
+                assert result.code() == grpc.StatusCode.FAILED_PRECONDITION, result.details()
+        async with grpc_platform.platform.db.transaction() as conn:
+            row = (await conn.execute(select(users).where(users.c.id == user.id))).first()
+        assert row.deleted_at is not None
+        inconsistent += not row.disabled
+    assert inconsistent == 0
+
+
+async def test_update_and_delete_of_a_missing_user_are_audited_not_found(grpc_platform, accounts, admin_stub, admin):
+    me, md = admin
+    for call, request, action in (
+        (admin_stub.UpdateUser, pb.UpdateUserRequest(id=str(uuid.uuid4()), disabled=True), "admin.users.update"),
+        (admin_stub.DeleteUser, pb.DeleteUserRequest(id=str(uuid.uuid4())), "admin.users.delete"),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await call(request, metadata=md)
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND
+        assert (action, "failure", None) in await audit_rows(grpc_platform, me.id)
