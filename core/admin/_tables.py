@@ -30,4 +30,4 @@ risk_user_state = table(
 )
 
 #: Bot states in which a bot is still doing (or about to do) work.
-ACTIVE_BOT_STATES = ("running", "starting")
+ACTIVE_BOT_STATES = ("running", "starting", "waiting")

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select, update
 
-from nija.core.errors import FailedPrecondition, InvalidArgument, NijaError, NotFound, StrategyError
+from nija.core.errors import FailedPrecondition, InvalidArgument, NijaError, NotFound, StrategyError, Unavailable
 from nija.core.plugins.broker import BrokerContext, BrokerNeedsOperator
 from nija.core.portfolio import quantity_for_fraction
 from nija.core.risk import RiskRejected
@@ -95,6 +95,10 @@ class TradingEngine:
         # A tick and a user's stop/emergency stop never interleave: the stop then sees every
         # fill the tick booked (a flatten sized on a stale position would over-sell).
         self._tick_lock = asyncio.Lock()
+        #: Back-off (seconds) between attempts to resume a bot whose venue could not be reached
+        #: at start-up (network, 5xx, 429); the bot waits in state ``waiting`` meanwhile.
+        self.resume_retry_delays: tuple[float, ...] = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0)
+        self._resume_retries: dict[str, asyncio.Task] = {}
 
     # ------------------------------------------------------------------------ accounts
     def _broker_class(self, name: str):
@@ -223,8 +227,10 @@ class TradingEngine:
     async def _set_state(self, row: dict, state: str, error: str | None) -> None:
         now = self.clock.now_ms()
         values = dict(state=state, error=error)
-        if state in ("stopped", "error"):
+        if state in ("stopped", "error", "waiting"):
             values["stopped_at"] = now
+        elif state == "running":
+            values["stopped_at"] = None
         row.update(values)
         async with self.db.transaction() as conn:
             await conn.execute(update(bots).where(bots.c.id == row["id"]).values(**values))
@@ -248,6 +254,7 @@ class TradingEngine:
 
     async def _stop_bot(self, user_id: str, bot_id: str) -> dict:
         row = await self._bot_row(user_id, bot_id)
+        self._end_retries(bot_id)
         runtime = self._bots.pop(bot_id, None)
         if runtime is not None:
             await self._cancel_open(runtime.account, user_id, bot_id)
@@ -271,6 +278,7 @@ class TradingEngine:
         rows = [await self._bot_row(user_id, bot_id)] if bot_id else await self.list_bots(user_id)
         now = self.clock.now_ms()
         for row in rows:
+            self._end_retries(row["id"])
             runtime = self._bots.pop(row["id"], None)
             account = runtime.account if runtime else None
             if account is None:
@@ -314,30 +322,70 @@ class TradingEngine:
     # ------------------------------------------------------------------------ lifecycle
     async def resume(self) -> None:
         """After a restart: publish what the outbox kept, reconcile, and resume running bots.
-        A bot whose account cannot be reconciled goes to ``error`` with the reason."""
+
+        A bot whose account cannot be reconciled does not trade. When the venue could not be
+        reached (network, 5xx, 429: :class:`Unavailable`) the bot goes to ``waiting`` with the
+        reason and the attempt is repeated in the background after each of
+        ``resume_retry_delays``; any other failure, or the last attempt's, sends it to ``error``
+        with the reason. A ``waiting`` bot is retried after a restart too; stopping it ends the
+        retries.
+        """
         await self.orders.relay.flush()
         async with self.db.transaction() as conn:
-            rows = [dict(r._mapping) for r in (await conn.execute(select(bots).where(bots.c.state == "running"))).all()]
+            rows = [dict(r._mapping) for r in
+                    (await conn.execute(select(bots).where(bots.c.state.in_(("running", "waiting"))))).all()]
         cursors = [r["cursor"] for r in rows if r["cursor"] is not None]
         if cursors and self.feed.now_ms is None:
             self.feed.now_ms = max(cursors)
         for row in rows:
-            try:
-                account = await self.account_for(row["user_id"], row["paper"], row["broker_connection_id"])
-                await self.feed.subscribe([(m, row["timeframe"]) for m in row["markets"]])
-                runtime = self._runtime(row, account, self._strategy(row["strategy"], row["params"]))
-                await self._load_positions(runtime)
-                await self._protect(runtime)  # after a restart: every open position's stop verified
-                self._bots[row["id"]] = runtime
-            except NijaError as exc:
+            await self._resume_bot(row, 0)
+
+    async def _resume_bot(self, row: dict, attempt: int) -> None:
+        try:
+            account = await self.account_for(row["user_id"], row["paper"], row["broker_connection_id"])
+            await self.feed.subscribe([(m, row["timeframe"]) for m in row["markets"]])
+            runtime = self._runtime(row, account, self._strategy(row["strategy"], row["params"]))
+            await self._load_positions(runtime)
+            await self._protect(runtime)  # after a restart: every open position's stop verified
+        except NijaError as exc:
+            if _unreachable(exc) and attempt < len(self.resume_retry_delays):
+                delay = self.resume_retry_delays[attempt]
+                reason = f"{exc.message}; retrying in {delay:g} s (attempt {attempt + 1} of {len(self.resume_retry_delays)})"
+                log.warning("bot %s not resumed yet: %s", row["id"], reason)
+                await self._set_state(row, "waiting", reason)
+                self._resume_retries[row["id"]] = asyncio.create_task(
+                    self._retry_resume(row, attempt + 1, delay), name=f"resume-{row['id']}")
+            else:
                 log.error("bot %s not resumed: %s", row["id"], exc.message)
                 await self._set_state(row, "error", exc.message)
+            return
+        if row["state"] != "running":
+            await self._set_state(row, "running", None)
+            log.info("bot %s resumed after %d attempts", row["id"], attempt + 1)
+        self._bots[row["id"]] = runtime
+
+    def _end_retries(self, bot_id: str) -> None:
+        retry = self._resume_retries.pop(bot_id, None)
+        if retry is not None:
+            retry.cancel()
+
+    async def _retry_resume(self, row: dict, attempt: int, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._resume_retries.pop(row["id"], None)
+        async with self._tick_lock:  # a stop that came meanwhile has been written
+            current = await self._bot_row(row["user_id"], row["id"])
+            if current["state"] != "waiting":
+                return
+            await self._resume_bot(current, attempt)
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self.run(), name="trading-engine")
 
     async def close(self) -> None:
+        for retry in self._resume_retries.values():
+            retry.cancel()
+        self._resume_retries.clear()
         if self._task is not None:
             self._task.cancel()
             try:
@@ -589,3 +637,14 @@ class TradingEngine:
 
     def running(self) -> dict[str, BotRuntime]:
         return dict(self._bots)
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps) says the venue could not be reached for now."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, Unavailable):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False

@@ -1,0 +1,122 @@
+"""Resuming after a restart while the venue cannot be reached: the real ccxt Binance class
+against the venue simulator, a real database.
+
+The bot does not trade before its account is reconciled. An unreachable venue (network, 5xx,
+429) puts it in ``waiting`` with the reason and the attempt is repeated in the background;
+once the venue answers, it is reconciled and runs. A stop while it waits ends the retries; a
+venue still unreachable after the last attempt sends it to ``error`` with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import pytest
+
+from nija.core.clock import SystemClock
+from nija.core.db import Database
+from nija.core.entitlements import StaticEntitlements
+from nija.core.plugins import BrokerContext, PluginManager
+from nija.core.risk import RiskEngine
+from nija.core.trading import EventRelay, OrderManager, ReplayFeed
+from nija.core.trading._credentials import CredentialVault, MasterKeys
+from nija.core.trading._engine import TradingEngine
+from nija_broker_ccxt import CcxtBroker
+from risk_support import PRO, make_user
+from venue.ccxt_support import make_sim, until
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "ohlcv"
+
+
+@pytest.fixture
+async def sim(monkeypatch):
+    venue = make_sim(key="rr-key-" + uuid.uuid4().hex[:8], secret="rr-secret-" + uuid.uuid4().hex)
+    await venue.start()
+    monkeypatch.setenv("NIJA_CCXT_BASE_URLS", f'{{"binance": "{venue.url}"}}')
+    yield venue
+    await venue.stop()
+
+
+@pytest.fixture
+async def db(database_url):
+    database = Database(database_url)
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+async def engines():
+    """Engines a test made, closed at the end even when it fails."""
+    made: list[TradingEngine] = []
+    yield made
+    for e in made:
+        await e.close()
+
+
+async def _validate(broker: str, exchange: str, creds) -> dict:
+    instance = CcxtBroker(BrokerContext(account_key="validate", clock=SystemClock(), credentials=creds,
+                                        options={"exchange": exchange}))
+    try:
+        return dict(await instance.check_credentials())
+    finally:
+        await instance.close()
+
+
+async def _live_bot_then_restart(sim, db, tmp_path, engines, retry_delays):
+    """A running live bot, its engine stopped, the venue down, a new engine resumed."""
+    vault = CredentialVault(db, SystemClock(), MasterKeys.load(tmp_path), _validate)
+    user = await make_user(db)
+    conn = await vault.add(user, broker="ccxt", exchange="binance", api_key=sim.api_key, secret=sim.secret)
+
+    def engine() -> TradingEngine:
+        clock = SystemClock()
+        manager = OrderManager(db, clock, RiskEngine(db, entitlements=StaticEntitlements(PRO)),
+                               EventRelay(db, None, clock), resolve_delays=(0.05, 0.1))
+        made = TradingEngine(db, clock, PluginManager().load_entry_points(), manager, ReplayFeed(DATA), vault)
+        made.resume_retry_delays = retry_delays
+        engines.append(made)
+        return made
+
+    first = engine()
+    bot = await first.start_bot(user_id=user, strategy="apex", params={}, markets=["ETH/BTC"], timeframe="5m",
+                                paper=False, connection_id=conn.id)
+    assert bot["state"] == "running"
+    await first.close()
+    await sim.stop()  # the venue is down while NIJA restarts
+    restarted = engine()
+    await restarted.resume()
+    return restarted, user, bot["id"]
+
+
+async def _state(engine: TradingEngine, user: str, bot_id: str) -> tuple[str, str | None]:
+    row = await engine._bot_row(user, bot_id)
+    return row["state"], row["error"]
+
+
+async def test_a_bot_waits_for_an_unreachable_venue_and_runs_once_it_answers(sim, db, tmp_path, engines):
+    engine, user, bot_id = await _live_bot_then_restart(sim, db, tmp_path, engines, (0.2, 0.2, 0.2, 0.2))
+    state, reason = await _state(engine, user, bot_id)
+    assert state == "waiting" and "retrying in 0.2 s (attempt 1 of 4)" in reason, reason
+    assert "could not verify the exchange key" in reason and bot_id not in engine.running()
+    await sim.start(sim.port)  # the venue is back
+    await until(lambda: bot_id in engine.running(), "the bot resumed", timeout=30)
+    assert await _state(engine, user, bot_id) == ("running", None)
+
+
+async def test_a_stop_while_waiting_ends_the_retries(sim, db, tmp_path, engines):
+    engine, user, bot_id = await _live_bot_then_restart(sim, db, tmp_path, engines, (0.3,))
+    assert (await _state(engine, user, bot_id))[0] == "waiting"
+    await engine.stop_bot(user, bot_id)
+    assert await _state(engine, user, bot_id) == ("stopped", None)
+    await sim.start(sim.port)
+    await asyncio.sleep(0.6)  # past the retry that was due: it was cancelled, nothing resumed
+    assert await _state(engine, user, bot_id) == ("stopped", None) and bot_id not in engine.running()
+
+
+async def test_a_venue_unreachable_through_the_last_attempt_sends_the_bot_to_error(sim, db, tmp_path, engines):
+    engine, user, bot_id = await _live_bot_then_restart(sim, db, tmp_path, engines, ())
+    state, reason = await _state(engine, user, bot_id)
+    assert state == "error" and "could not verify the exchange key" in reason and "retrying" not in reason
+    assert bot_id not in engine.running()
