@@ -9,7 +9,7 @@
 """
 
 from nija.core.trading._events import EventRelay, EventWriter
-from nija.core.trading._marketdata import ReplayFeed, open_feed
+from nija.core.trading._marketdata import MarketFeed, ReplayFeed, open_feed
 from nija.core.trading._model import (
     FINAL_STATES,
     TRANSITIONS,
@@ -33,6 +33,7 @@ __all__ = [
     "OrderIntent",
     "OrderManager",
     "OrderState",
+    "MarketFeed",
     "ReplayFeed",
     "open_feed",
     "TRANSITIONS",

@@ -26,7 +26,7 @@ from nija.core.plugins.broker import BrokerContext, BrokerNeedsOperator
 from nija.core.portfolio import quantity_for_fraction
 from nija.core.risk import RiskRejected
 from nija.core.strategies import PositionView, Scanner, SignalAction, StrategyGuard
-from nija.core.trading._marketdata import TIMEFRAME_MS, ReplayFeed
+from nija.core.trading._marketdata import TIMEFRAME_MS, MarketFeed
 from nija.core.trading._model import OrderIntent, split_symbol
 from nija.core.trading._orders import Account, OrderManager
 from nija.core.trading._reconcile import Reconciler
@@ -66,13 +66,13 @@ class TradingEngine:
     db, clock, plugins
         The platform's database, clock and plugin manager.
     orders : OrderManager
-    feed : ReplayFeed or LiveFeed
-        Where candles come from (``open_feed(spec)``).
+    feed : MarketFeed
+        Where candles come from (``open_feed(spec)``: a ReplayFeed or a LiveFeed).
     vault : CredentialVault, optional
         Decrypts live broker connections.
     """
 
-    def __init__(self, db, clock, plugins, orders: OrderManager, feed: ReplayFeed, vault=None,
+    def __init__(self, db, clock, plugins, orders: OrderManager, feed: MarketFeed, vault=None,
                  settings=None) -> None:
         self.db = db
         self.clock = clock

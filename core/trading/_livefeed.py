@@ -89,7 +89,7 @@ class _Stream:
         self.series = Series(self.symbol, self.timeframe, times, ohlcv)
 
 
-class LiveFeed:
+class LiveFeed:  # implements nija.core.trading._marketdata.MarketFeed
     """Closed candles from a venue's public API, polled per (symbol, timeframe) in use.
 
     Parameters

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 
@@ -70,6 +70,50 @@ def reference_usd_prices() -> dict[str, Decimal]:
         asset, _, price = part.partition("=")
         out[asset.strip().upper()] = Decimal(price.strip())
     return out
+
+
+class MarketFeed(Protocol):
+    """What the trading engine, the paper broker and the order path ask of a market data feed.
+
+    Implemented by :class:`ReplayFeed` (CSV files, one process-wide replay time) and
+    :class:`nija.core.trading._livefeed.LiveFeed` (a venue's public candles through ccxt). Both
+    release closed candles only, each once, in one time order across the keys asked for;
+    ``now_ms`` is the time of the newest candle released to the engine.
+    """
+
+    now_ms: int | None
+
+    def available(self) -> list[tuple[str, str]]:
+        """Every (symbol, timeframe) the feed can serve now."""
+
+    def symbols(self) -> list[str]: ...
+
+    def has(self, symbol: str, timeframe: str) -> bool: ...
+
+    def series(self, symbol: str, timeframe: str) -> "Series":
+        """The candles of one key; ``InvalidArgument`` naming it when there are none."""
+
+    def start_time(self, keys: Sequence[tuple[str, str]]) -> int:
+        """The newest candle time every key has: where a bot started now begins."""
+
+    def next_time(self, keys: Sequence[tuple[str, str]]) -> int | None:
+        """The first candle time after ``now_ms`` among ``keys`` (None: nothing new yet)."""
+
+    def index_at(self, symbol: str, timeframe: str, ts: int) -> int:
+        """Index of the newest candle at or before ``ts`` (-1 when none)."""
+
+    def last_candle(self, symbol: str, timeframe: str | None = None) -> Candle | None: ...
+
+    def usd_price(self, asset: str) -> Decimal | None:
+        """The USD value of one ``asset`` at ``now_ms``, or None when the feed cannot tell."""
+
+    async def pace(self, timeframe_ms: int) -> None:
+        """Wait until the next candle is due (replay speed; nothing for a live feed)."""
+
+    async def subscribe(self, keys: Sequence[tuple[str, str]]) -> None:
+        """Start serving ``keys`` (a live feed starts polling them); unknown ones are refused."""
+
+    async def close(self) -> None: ...
 
 
 class ReplayFeed:

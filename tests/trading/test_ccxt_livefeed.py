@@ -259,3 +259,20 @@ async def test_the_platform_serves_bots_from_ccxt_market_data(tmp_path, monkeypa
         await server.stop(grace=1)
         await platform.close()
         await venue.stop()
+
+
+def test_both_feeds_have_every_method_of_the_feed_interface():
+    """ReplayFeed and LiveFeed are interchangeable behind MarketFeed (same names, same arity)."""
+    import inspect
+
+    from nija.core.trading import MarketFeed, ReplayFeed
+    from nija.core.trading._livefeed import LiveFeed
+
+    wanted = {n: inspect.signature(f) for n, f in vars(MarketFeed).items()
+              if callable(f) and not n.startswith("_")}
+    assert {"series", "next_time", "subscribe", "usd_price"} <= set(wanted)
+    for feed in (ReplayFeed, LiveFeed):
+        for name, sig in wanted.items():
+            mine = inspect.signature(getattr(feed, name))
+            assert list(mine.parameters) == list(sig.parameters), (feed.__name__, name)
+            assert inspect.iscoroutinefunction(getattr(feed, name)) == inspect.iscoroutinefunction(vars(MarketFeed)[name])
