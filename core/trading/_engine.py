@@ -22,6 +22,7 @@ import numpy as np
 from sqlalchemy import select, update
 
 from nija.core.errors import FailedPrecondition, InvalidArgument, NijaError, NotFound, StrategyError, Unavailable
+from nija.core.money import decimal_to_str as decimal_str
 from nija.core.plugins.broker import BrokerContext, BrokerNeedsOperator
 from nija.core.portfolio import quantity_for_fraction
 from nija.core.risk import RiskRejected
@@ -506,6 +507,12 @@ class TradingEngine:
             return
         candle = {f: np.array([self.feed.series(m, tf).ohlcv[k, max(i, 0)] for m, i in zip(markets, idx)])
                   for k, f in enumerate(FIELDS)}
+        if runtime.stops and not runtime.account.broker.capabilities.get("venue_stops"):
+            current = [i >= 0 and int(self.feed.series(m, tf).times[i]) == t for m, i in zip(markets, idx)]
+            try:
+                await self._watched_stops(runtime, t, candle, current)
+            except NijaError as exc:  # the next candle tries again (the stop is kept until sent)
+                log.error("bot %s: the watched stop-loss could not be sent: %s", runtime.id, exc.message)
         try:
             signals = runtime.scanner.update(candle, t, runtime.positions)
         except StrategyError as exc:
@@ -582,6 +589,7 @@ class TradingEngine:
         venue supports stops): placed from the entry signal's stop, re-placed from the last
         recorded one after a restart; a position left without protection raises an alert."""
         if not runtime.account.broker.capabilities.get("venue_stops"):
+            await self._alert_watched_stops(runtime)
             return
         open_orders = await self.orders.open_orders(bot_id=runtime.id)
         for symbol, pos in runtime.positions.items():
@@ -608,6 +616,48 @@ class TradingEngine:
                 await self.orders.alert(runtime.row["user_id"], runtime.id, symbol, "POSITION_UNPROTECTED", problem)
             elif not problem:
                 runtime.alerted.discard(symbol)
+
+    # ------------------------------------------------------------------------ engine-watched stops
+    # A venue that keeps no stop orders for NIJA (capabilities["venue_stops"] false): the entry
+    # signal's stop-loss is watched by the engine instead — a reduce-only market sell once a
+    # closed candle trades at or below it — and the user is told, once per position, that it
+    # does not protect the position while NIJA is not running (it is not persisted either: after
+    # a restart such a position has no known stop, and the alert says so).
+    async def _alert_watched_stops(self, runtime: BotRuntime) -> None:
+        exchange = runtime.account.exchange
+        for symbol in [s for s in runtime.alerted if s not in runtime.positions]:
+            runtime.alerted.discard(symbol)  # flat again: the next position is announced anew
+        for symbol, pos in runtime.positions.items():
+            if pos.quantity <= 0 or symbol in runtime.alerted:
+                continue
+            price = runtime.stops.get(symbol)
+            if price is None:
+                problem = f"no stop-loss price is known for this position, and {exchange} keeps no stop orders for NIJA"
+            else:
+                problem = (f"{exchange} keeps no stop orders for NIJA: the stop-loss at {decimal_str(price)} is watched "
+                           f"by the engine (a market sell once a closed candle trades through it) and does not protect "
+                           f"the position while NIJA is not running")
+            runtime.alerted.add(symbol)
+            await self.orders.alert(runtime.row["user_id"], runtime.id, symbol, "POSITION_UNPROTECTED", problem)
+
+    async def _watched_stops(self, runtime: BotRuntime, t: int, candle: dict, current: list[bool]) -> None:
+        """Sell, at market and reduce-only, each position whose watched stop the candle at ``t``
+        reached (its low at or below the stop)."""
+        tf = runtime.row["timeframe"]
+        for j, symbol in enumerate(runtime.row["markets"]):
+            stop = runtime.stops.get(symbol)
+            held = runtime.positions.get(symbol)
+            if stop is None or held is None or held.quantity <= 0 or not current[j] or candle["low"][j] > float(stop):
+                continue
+            intent = OrderIntent(user_id=runtime.row["user_id"], bot_id=runtime.id, signal_id=f"{symbol}:{tf}:{t}:stop",
+                                 symbol=symbol, side="sell", type="market", amount=held.quantity, reduce_only=True,
+                                 reference_price=Decimal(repr(float(candle["close"][j]))))
+            log.info("bot %s: %s traded through the watched stop %s; selling %s at market", runtime.id, symbol,
+                     decimal_str(stop), decimal_str(held.quantity))
+            placed = await self.orders.submit(intent, runtime.account)
+            if placed["state"] not in ("rejected", "expired"):
+                runtime.stops.pop(symbol, None)
+            await self._load_positions(runtime)
 
     async def _stop_history(self, bot_id: str, symbol: str) -> list[Decimal]:
         from nija.core.trading._tables import orders as orders_t

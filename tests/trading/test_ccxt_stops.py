@@ -214,3 +214,64 @@ async def test_live_position_stop_lives_on_the_venue_survives_restart_and_fills_
     await third.close()
     await db.close()
     assert sim.secret not in caplog.text and sim.secret not in "\n".join(lines)
+
+
+async def test_on_a_venue_without_stop_orders_the_engine_watches_the_stop_and_says_so(
+        database_url, sim, engines, tmp_path, monkeypatch, caplog):
+    """Capabilities are data: the same venue declared without venue stops (as Coinbase, Kraken,
+    OKX and Alpaca are today) gets no stop order; the user is alerted that the stop is watched by
+    the engine only, and a candle trading through it sells the position at market, once."""
+    from nija_broker_ccxt._venues import VENUES
+
+    caplog.set_level(logging.INFO)
+    monkeypatch.setitem(VENUES, "binance", {**VENUES["binance"], "venue_stops": False})
+    monkeypatch.setenv("NIJA_CCXT_BASE_URLS", json.dumps({"binance": sim.url}))
+    db = Database(database_url)
+    clock, feed_clock = SystemClock(), FakeClock(T0 + 60 * MINUTE + 1_000)
+
+    async def validate(broker, exchange, creds):
+        b = CcxtBroker(BrokerContext(account_key="validate", clock=clock, credentials=creds, options={"exchange": exchange}))
+        try:
+            return dict(await b.check_credentials())
+        finally:
+            await b.close()
+
+    feed = LiveFeed("binance", base_url=sim.url, clock=feed_clock, poll_s=0.02, history=50, retry_delays=(0.05,))
+    manager = OrderManager(db, clock, AllowAll(), EventRelay(db, None, clock), usd_price=feed.usd_price,
+                           resolve_delays=(0.05, 0.1))
+    engine = TradingEngine(db, clock, plugins(), manager, feed, CredentialVault(db, clock, MasterKeys.load(tmp_path), validate))
+    engine.live_sync_ms = 0
+    engines.append(engine)
+    user = str(uuid.uuid4())
+    conn_view = await engine.vault.add(user, broker="ccxt", exchange="binance", api_key=sim.api_key, secret=sim.secret)
+    bot = await engine.start_bot(user_id=user, strategy="test_jump", params={}, markets=["ETH/BTC"], timeframe="1m",
+                                 paper=False, connection_id=conn_view.id)
+    await engine.step()
+    jump = await advance(sim, "0.105", feed_clock)
+    await until(lambda: feed.next_time([("ETH/BTC", "1m")]) == jump, "the jump candle")
+    assert await engine.step()
+    async with db.transaction() as conn:
+        held = (await conn.execute(select(positions).where(positions.c.bot_id == bot["id"]))).one().quantity
+    assert held > 0 and _stops_on_venue(sim) == [] and [o["type"] for o in await _rows(db, bot["id"])] == ["market"]
+    alerts = [r.getMessage() for r in caplog.records if r.getMessage().startswith("alert for bot")]
+    assert len(alerts) == 1, alerts
+    assert "keeps no stop orders for NIJA: the stop-loss at 0.10185 is watched by the engine" in alerts[0]
+
+    # Above the stop nothing happens; a candle trading through it sells everything, once.
+    flat = await advance(sim, "0.104", feed_clock)
+    await until(lambda: feed.next_time([("ETH/BTC", "1m")]) == flat, "a quiet candle")
+    await engine.step()
+    assert len(await _rows(db, bot["id"])) == 1
+    drop = await advance(sim, "0.1015", feed_clock)
+    await until(lambda: feed.next_time([("ETH/BTC", "1m")]) == drop, "the drop candle")
+    await engine.step()
+    await engine.step()
+    sells = [o for o in await _rows(db, bot["id"]) if o["side"] == "sell"]
+    assert [(o["type"], o["reduce_only"], o["state"], o["filled"]) for o in sells] == [("market", True, "filled", held)]
+    assert sells[0]["signal_id"].endswith(":stop")
+    async with db.transaction() as conn:
+        assert (await conn.execute(select(positions).where(positions.c.bot_id == bot["id"]))).one().quantity == 0
+    venue_sells = [o for o in sim.orders.values() if o.side == "SELL"]
+    assert len(venue_sells) == 1 and venue_sells[0].type == "MARKET"
+    await engine.stop_bot(user, bot["id"])
+    await db.close()
