@@ -371,13 +371,16 @@ class TradingEngine:
             retry.cancel()
 
     async def _retry_resume(self, row: dict, attempt: int, delay: float) -> None:
-        await asyncio.sleep(delay)
-        self._resume_retries.pop(row["id"], None)
-        async with self._tick_lock:  # a stop that came meanwhile has been written
+        # Runs without the tick lock (an attempt may wait on the network for a while; the other
+        # bots keep trading); a stop meanwhile cancels this task (``_end_retries``).
+        try:
+            await asyncio.sleep(delay)
             current = await self._bot_row(row["user_id"], row["id"])
-            if current["state"] != "waiting":
-                return
-            await self._resume_bot(current, attempt)
+            if current["state"] == "waiting":
+                await self._resume_bot(current, attempt)
+        finally:
+            if self._resume_retries.get(row["id"]) is asyncio.current_task():
+                del self._resume_retries[row["id"]]
 
     def start(self) -> None:
         if self._task is None:
