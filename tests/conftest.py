@@ -8,7 +8,7 @@ import os
 import pytest
 
 from helpers import serve_platform
-from nija.core.db import migrate
+from nija.core.db import Database, migrate
 
 PG_URL = os.environ.get("NIJA_TEST_DATABASE_URL")
 DB_PARAMS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -28,3 +28,20 @@ async def database_url(request, tmp_path_factory) -> str:
 async def grpc_platform(database_url, tmp_path_factory):
     async with serve_platform(database_url, tmp_path_factory.mktemp("data")) as served:
         yield served
+
+
+@pytest.fixture
+async def db(database_url):
+    """A Database on the session's test database, closed after the test."""
+    database = Database(database_url)
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+async def engines():
+    """Trading engines a test made (append them), closed at the end even when it fails."""
+    made: list = []
+    yield made
+    for engine in made:
+        await engine.close()

@@ -18,7 +18,6 @@ import pytest
 from sqlalchemy import select
 
 from nija.core.clock import SystemClock
-from nija.core.db import Database
 from nija.core.entitlements import StaticEntitlements
 from nija.core.errors import FailedPrecondition
 from nija.core.plugins import BrokerContext, PluginManager
@@ -30,6 +29,7 @@ from nija.core.trading._tables import bots, orders
 from nija_broker_ccxt import CcxtBroker
 from risk_support import PRO, make_user
 from venue.binance_sim import VenueSim
+from venue.ccxt_support import validate_keys
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ohlcv"
 KEY, SECRET = "to-key-" + uuid.uuid4().hex[:8], "to-secret-" + uuid.uuid4().hex
@@ -45,22 +45,6 @@ async def sim(monkeypatch):
     await venue.stop()
 
 
-@pytest.fixture
-async def db(database_url):
-    database = Database(database_url)
-    yield database
-    await database.close()
-
-
-async def _validate(broker: str, exchange: str, creds) -> dict:
-    instance = CcxtBroker(BrokerContext(account_key="validate", clock=SystemClock(), credentials=creds,
-                                        options={"exchange": exchange}))
-    try:
-        return dict(await instance.check_credentials())
-    finally:
-        await instance.close()
-
-
 def _engine(db, vault) -> TradingEngine:
     clock = SystemClock()
     risk = RiskEngine(db, entitlements=StaticEntitlements(PRO))
@@ -73,7 +57,7 @@ async def _venue_orders(sim) -> int:
 
 
 async def test_a_key_given_withdraw_rights_after_connecting_stops_trading(sim, db, tmp_path):
-    vault = CredentialVault(db, SystemClock(), MasterKeys.load(tmp_path), _validate)
+    vault = CredentialVault(db, SystemClock(), MasterKeys.load(tmp_path), validate_keys)
     user = await make_user(db)
     conn = await vault.add(user, broker="ccxt", exchange="binance", api_key=KEY, secret=SECRET)
 

@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import select
 
 from nija.core.clock import FakeClock, SystemClock
-from nija.core.db import Database
 from nija.core.errors import InvalidArgument
 from nija.core.trading import AllowAll, EventRelay, OrderManager, open_feed
 from nija.core.trading._engine import TradingEngine
@@ -158,13 +157,6 @@ async def test_usd_values_come_from_the_venue(sim, feed):
     assert feed.usd_price("BTC") == Decimal("14000")  # the BTC/USDT ticker
     assert feed.usd_price("USDT") == Decimal(1)
     assert feed.usd_price("ETH") is None  # the simulator lists no ETH/USDT
-
-
-@pytest.fixture
-async def db(database_url):
-    database = Database(database_url)
-    yield database
-    await database.close()
 
 
 async def test_a_paper_bot_trades_on_live_candles(db, sim, feed, clock):

@@ -22,7 +22,7 @@ from nija.core.trading._engine import TradingEngine
 from nija.core.trading._livefeed import LiveFeed
 from nija.core.trading._tables import fills, orders, positions
 from nija_broker_ccxt import CcxtBroker
-from venue.ccxt_support import MINUTE, T0, advance, make_sim, plugins, until
+from venue.ccxt_support import MINUTE, T0, advance, make_sim, plugins, until, validate_keys
 
 
 def _keys() -> tuple[str, str]:
@@ -106,15 +106,6 @@ async def _rows(db, bot_id: str, table=orders) -> list:
         return [dict(r._mapping) for r in (await conn.execute(q)).all()]
 
 
-@pytest.fixture
-async def engines():
-    """Engines a test made, closed at the end even when it fails (closing twice is harmless)."""
-    made: list[TradingEngine] = []
-    yield made
-    for e in made:
-        await e.close()
-
-
 async def test_live_position_stop_lives_on_the_venue_survives_restart_and_fills_once(
         database_url, sim, engines, tmp_path, monkeypatch, caplog):
     caplog.set_level(logging.DEBUG)
@@ -128,19 +119,11 @@ async def test_live_position_stop_lives_on_the_venue_survives_restart_and_fills_
         lines.append(text)
         print(f"[stop-restart] {text}")
 
-    async def validate(broker, exchange, creds):
-        b = CcxtBroker(BrokerContext(account_key="validate", clock=engine_clock, credentials=creds,
-                                     options={"exchange": exchange}))
-        try:
-            return dict(await b.check_credentials())
-        finally:
-            await b.close()
-
     def engine() -> TradingEngine:
         feed = LiveFeed("binance", base_url=sim.url, clock=feed_clock, poll_s=0.02, history=50, retry_delays=(0.05,))
         manager = OrderManager(db, engine_clock, AllowAll(), EventRelay(db, None, engine_clock), usd_price=feed.usd_price,
                                resolve_delays=(0.05, 0.1))
-        e = TradingEngine(db, engine_clock, plugins(), manager, feed, CredentialVault(db, engine_clock, keys, validate))
+        e = TradingEngine(db, engine_clock, plugins(), manager, feed, CredentialVault(db, engine_clock, keys, validate_keys))
         e.live_sync_ms = 0  # refresh resting venue orders on every tick
         engines.append(e)
         return e
@@ -229,17 +212,10 @@ async def test_on_a_venue_without_stop_orders_the_engine_watches_the_stop_and_sa
     db = Database(database_url)
     clock, feed_clock = SystemClock(), FakeClock(T0 + 60 * MINUTE + 1_000)
 
-    async def validate(broker, exchange, creds):
-        b = CcxtBroker(BrokerContext(account_key="validate", clock=clock, credentials=creds, options={"exchange": exchange}))
-        try:
-            return dict(await b.check_credentials())
-        finally:
-            await b.close()
-
     feed = LiveFeed("binance", base_url=sim.url, clock=feed_clock, poll_s=0.02, history=50, retry_delays=(0.05,))
     manager = OrderManager(db, clock, AllowAll(), EventRelay(db, None, clock), usd_price=feed.usd_price,
                            resolve_delays=(0.05, 0.1))
-    engine = TradingEngine(db, clock, plugins(), manager, feed, CredentialVault(db, clock, MasterKeys.load(tmp_path), validate))
+    engine = TradingEngine(db, clock, plugins(), manager, feed, CredentialVault(db, clock, MasterKeys.load(tmp_path), validate_keys))
     engine.live_sync_ms = 0
     engines.append(engine)
     user = str(uuid.uuid4())

@@ -38,13 +38,6 @@ async def _can_withdraw(broker, exchange, creds):
     return {"can_withdraw": True}
 
 
-@pytest.fixture
-async def db(database_url):
-    database = Database(database_url)
-    yield database
-    await database.close()
-
-
 async def test_keys_are_encrypted_masked_and_scoped(db, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     vault = CredentialVault(db, SystemClock(), MasterKeys.load(tmp_path), _read_only_ok)

@@ -7,11 +7,9 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select, update
 
 from nija.core.clock import SystemClock
-from nija.core.db import Database
 from nija.core.plugins import PluginManager
 from nija.core.trading import AllowAll, EventRelay, OrderManager, ReplayFeed
 from nija.core.trading._engine import TradingEngine
@@ -19,13 +17,6 @@ from nija.core.trading._tables import bots, events, orders, positions
 from nija.trading.v1 import trading_pb2
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ohlcv"
-
-
-@pytest.fixture
-async def db(database_url):
-    database = Database(database_url)
-    yield database
-    await database.close()
 
 
 def _engine(db) -> TradingEngine:

@@ -52,13 +52,6 @@ class RejectEverything:
         return None
 
 
-@pytest.fixture
-async def db(database_url):
-    database = Database(database_url)
-    yield database
-    await database.close()
-
-
 def _setup(db, risk=None, fill_model=None):
     feed = ReplayFeed(DATA)
     feed.now_ms = int(feed.series("ETH/BTC", "5m").times[10])

@@ -16,16 +16,14 @@ from pathlib import Path
 import pytest
 
 from nija.core.clock import SystemClock
-from nija.core.db import Database
 from nija.core.entitlements import StaticEntitlements
-from nija.core.plugins import BrokerContext, PluginManager
+from nija.core.plugins import PluginManager
 from nija.core.risk import RiskEngine
 from nija.core.trading import EventRelay, OrderManager, ReplayFeed
 from nija.core.trading._credentials import CredentialVault, MasterKeys
 from nija.core.trading._engine import TradingEngine
-from nija_broker_ccxt import CcxtBroker
 from risk_support import PRO, make_user
-from venue.ccxt_support import make_sim, until
+from venue.ccxt_support import make_sim, until, validate_keys
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ohlcv"
 
@@ -39,34 +37,9 @@ async def sim(monkeypatch):
     await venue.stop()
 
 
-@pytest.fixture
-async def db(database_url):
-    database = Database(database_url)
-    yield database
-    await database.close()
-
-
-@pytest.fixture
-async def engines():
-    """Engines a test made, closed at the end even when it fails."""
-    made: list[TradingEngine] = []
-    yield made
-    for e in made:
-        await e.close()
-
-
-async def _validate(broker: str, exchange: str, creds) -> dict:
-    instance = CcxtBroker(BrokerContext(account_key="validate", clock=SystemClock(), credentials=creds,
-                                        options={"exchange": exchange}))
-    try:
-        return dict(await instance.check_credentials())
-    finally:
-        await instance.close()
-
-
 async def _live_bot_then_restart(sim, db, tmp_path, engines, retry_delays):
     """A running live bot, its engine stopped, the venue down, a new engine resumed."""
-    vault = CredentialVault(db, SystemClock(), MasterKeys.load(tmp_path), _validate)
+    vault = CredentialVault(db, SystemClock(), MasterKeys.load(tmp_path), validate_keys)
     user = await make_user(db)
     conn = await vault.add(user, broker="ccxt", exchange="binance", api_key=sim.api_key, secret=sim.secret)
 
@@ -103,6 +76,7 @@ async def test_a_bot_waits_for_an_unreachable_venue_and_runs_once_it_answers(sim
     await sim.start(sim.port)  # the venue is back
     await until(lambda: bot_id in engine.running(), "the bot resumed", timeout=30)
     assert await _state(engine, user, bot_id) == ("running", None)
+    await engine.stop_bot(user, bot_id)  # later tests' platforms must not resume it
 
 
 async def test_a_stop_while_waiting_ends_the_retries(sim, db, tmp_path, engines):

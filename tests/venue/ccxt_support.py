@@ -10,7 +10,8 @@ from decimal import Decimal
 
 import numpy as np
 
-from nija.core.plugins import PluginManager, hookimpl
+from nija.core.clock import SystemClock
+from nija.core.plugins import BrokerContext, PluginManager, hookimpl
 from nija.core.strategies import Strategy
 from venue.binance_sim import VenueSim
 
@@ -87,3 +88,16 @@ async def until(check, what: str, timeout: float = 30.0, interval: float = 0.02)
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached")
         await asyncio.sleep(interval)
+
+
+async def validate_keys(broker: str, exchange: str, creds) -> dict:
+    """The credential vault's key check, as the platform does it: the real ccxt broker's
+    read-only ``check_credentials()`` against the venue ``NIJA_CCXT_BASE_URLS`` points at."""
+    from nija_broker_ccxt import CcxtBroker
+
+    instance = CcxtBroker(BrokerContext(account_key="validate", clock=SystemClock(), credentials=creds,
+                                        options={"exchange": exchange}))
+    try:
+        return dict(await instance.check_credentials())
+    finally:
+        await instance.close()
