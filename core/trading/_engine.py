@@ -92,7 +92,7 @@ class TradingEngine:
         #: How often resting orders on live venues are refreshed (their fills booked).
         self.live_sync_ms = 5_000
         self._synced: dict[str, int] = {}
-        self._account_lock = asyncio.Lock()
+        self._account_locks: dict[str, asyncio.Lock] = {}
         # A tick and a user's stop/emergency stop never interleave: the stop then sees every
         # fill the tick booked (a flatten sized on a stale position would over-sell).
         self._tick_lock = asyncio.Lock()
@@ -109,32 +109,26 @@ class TradingEngine:
         raise FailedPrecondition(f"broker plugin {name!r} is not installed")
 
     async def account_for(self, user_id: str, paper: bool, connection_id: str | None) -> Account:
-        """The (shared, reconciled) account; raises FailedPrecondition when it cannot be used."""
-        async with self._account_lock:
-            if paper:
-                key = f"paper:{user_id}"
-                if key in self._accounts:
-                    return self._accounts[key]
-                cls = self._broker_class("paper")
-                async with self.db.transaction() as conn:
-                    rows = (await conn.execute(select(paper_balances.c.asset, paper_balances.c.total)
-                                               .where(paper_balances.c.account_key == key))).all()
-                state = {"balances": {r.asset: r.total for r in rows}} if rows else {}
-                broker = cls(BrokerContext(account_key=key, clock=self.clock, market_data=self.feed, state=state))
-                if not rows:  # a new paper account: persist the broker's starting balances
-                    now = self.clock.now_ms()
-                    async with self.db.transaction() as conn:
-                        for asset, (total, _free) in (await broker.fetch_balance()).items():
-                            await conn.execute(paper_balances.insert().values(account_key=key, asset=asset, total=total,
-                                                                              updated_at=now))
-                account = Account(key, broker, paper=True)
+        """The (shared, reconciled) account; raises FailedPrecondition when it cannot be used.
+
+        Opened once per account key, under that key's lock: bots sharing an account wait for
+        its one reconciliation, and a venue slow to answer holds up only its own accounts.
+        """
+        if paper:
+            key = f"paper:{user_id}"
+            conn_info = None
+        else:
+            if self.vault is None or not connection_id:
+                raise FailedPrecondition("live trading needs a broker connection")
+            conn_info = await self.vault.open(user_id, connection_id)
+            key = f"{conn_info.broker}:{conn_info.fingerprint[:24]}"
+        lock = self._account_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            if key in self._accounts:
+                return self._accounts[key]
+            if conn_info is None:
+                account = await self._open_paper(key)
             else:
-                if self.vault is None or not connection_id:
-                    raise FailedPrecondition("live trading needs a broker connection")
-                conn_info = await self.vault.open(user_id, connection_id)
-                key = f"{conn_info.broker}:{conn_info.fingerprint[:24]}"
-                if key in self._accounts:
-                    return self._accounts[key]
                 cls = self._broker_class(conn_info.broker)
                 broker = cls(BrokerContext(account_key=key, clock=self.clock, credentials=conn_info.credentials,
                                            options={"exchange": conn_info.exchange, **conn_info.options}))
@@ -144,6 +138,21 @@ class TradingEngine:
             await self.reconciler.reconcile(account)
             self._accounts[key] = account
             return account
+
+    async def _open_paper(self, key: str) -> Account:
+        cls = self._broker_class("paper")
+        async with self.db.transaction() as conn:
+            rows = (await conn.execute(select(paper_balances.c.asset, paper_balances.c.total)
+                                       .where(paper_balances.c.account_key == key))).all()
+        state = {"balances": {r.asset: r.total for r in rows}} if rows else {}
+        broker = cls(BrokerContext(account_key=key, clock=self.clock, market_data=self.feed, state=state))
+        if not rows:  # a new paper account: persist the broker's starting balances
+            now = self.clock.now_ms()
+            async with self.db.transaction() as conn:
+                for asset, (total, _free) in (await broker.fetch_balance()).items():
+                    await conn.execute(paper_balances.insert().values(account_key=key, asset=asset, total=total,
+                                                                      updated_at=now))
+        return Account(key, broker, paper=True)
 
     async def _check_trade_only(self, broker, connection_id: str) -> bool | None:
         """The trade-only permission: keys were refused at connection time if they could withdraw,

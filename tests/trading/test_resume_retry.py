@@ -94,3 +94,32 @@ async def test_a_venue_unreachable_through_the_last_attempt_sends_the_bot_to_err
     state, reason = await _state(engine, user, bot_id)
     assert state == "error" and "could not verify the exchange key" in reason and "retrying" not in reason
     assert bot_id not in engine.running()
+
+
+async def test_a_venue_that_hangs_holds_up_only_its_own_account(sim, db, tmp_path, engines):
+    """While a retry waits on a venue that accepts connections and never answers, another
+    user's paper bot starts at once: accounts are opened under their own lock, not one lock
+    for the whole engine."""
+    engine, user, bot_id = await _live_bot_then_restart(sim, db, tmp_path, engines, (1.0, 1.0))
+    hung: list[asyncio.StreamWriter] = []
+
+    async def never_answer(reader, writer):
+        hung.append(writer)
+        await reader.read()  # holds the connection until the client gives up
+
+    blackhole = await asyncio.start_server(never_answer, "127.0.0.1", sim.port)
+    try:
+        await until(lambda: hung, "the retry connected to the hung venue", timeout=10)
+        retry = engine._resume_retries[bot_id]
+        other = await make_user(db)
+        paper = await engine.start_bot(user_id=other, strategy="apex", params={}, markets=["ETH/BTC"],
+                                       timeframe="5m", paper=True)
+        assert paper["state"] == "running" and not retry.done()  # the live attempt is still waiting
+        await engine.stop_bot(user, bot_id)  # ends the retry
+        assert retry.cancelled() or retry.done()
+        await engine.stop_bot(other, paper["id"])
+    finally:
+        for writer in hung:
+            writer.close()
+        blackhole.close()
+        await blackhole.wait_closed()

@@ -33,11 +33,12 @@ async def _login(channel) -> tuple:
     return bearer(tokens.access_token, ip)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 async def grpc_platform(database_url, tmp_path_factory):
-    """This module's own platform, so its replay clock starts at the first candle: the session's
-    platform shares one replay time across every module, and at full speed the candles these
-    tests need to see trades in can be used up before they run."""
+    """Each test's own platform, so its replay clock starts at the first candle. A platform
+    replays at full speed for as long as any bot runs, so a shared one (the session's, then this
+    module's) could use up the candles a later test needs to see trades in: on a loaded machine
+    two of this module's tests waited 90 s for a first position that never came."""
     async with serve_platform(database_url, tmp_path_factory.mktemp("trading-grpc")) as served:
         yield served
 
