@@ -136,15 +136,14 @@ cdef inline int k_bbands(const double* x, Py_ssize_t n, int p, double nbdevup, d
     cdef Py_ssize_t m = n - b, lb = p - 1, i, j, trailing = 0, reseed
     cdef const double* xs = x + b
     cdef double inv = 1.0 / <double>p
-    cdef double shift, t1 = 0.0, t2 = 0.0, mean1, var, t, sd, mid
+    cdef double shift, t1 = 0.0, t2 = 0.0, mean1, var, t, sd, mid, total = 0.0
+    cdef bint sma = matype == 0
     fill_nan(upper, 0, min(n, b + lb))
     fill_nan(middle, 0, min(n, b + lb))
     fill_nan(lower, 0, min(n, b + lb))
     if m <= lb:
         return 0
-    if matype == 0:
-        int_sma_fast(xs, m, p, middle + b)
-    else:
+    if not sma:
         int_ma(xs, m, p, matype, middle + b)
     shift = xs[0]
     for j in range(lb):
@@ -152,8 +151,17 @@ cdef inline int k_bbands(const double* x, Py_ssize_t n, int p, double nbdevup, d
         t1 += t
         t *= t
         t2 += t
+        total += xs[j]
     reseed = 32 * p
     for i in range(lb, m):
+        if sma:
+            # the middle band in the same pass, int_sma_fast's operations: its
+            # chain runs beside the deviation's instead of in a pass of its own
+            mid = (total + xs[i]) * inv
+            total += xs[i] - xs[i - lb]
+            middle[b + i] = mid
+        else:
+            mid = middle[b + i]
         t = xs[i] - shift
         t1 += t
         t *= t
@@ -186,7 +194,6 @@ cdef inline int k_bbands(const double* x, Py_ssize_t n, int p, double nbdevup, d
             t *= t
             t2 -= t
         sd = sqrt(var) if var > 0.0 else 0.0
-        mid = middle[b + i]
         if nbdevup == nbdevdn:
             t = sd * nbdevup
             upper[b + i] = mid + t
