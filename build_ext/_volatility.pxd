@@ -4,12 +4,56 @@
 
 include "_common.pxi"
 
+cdef enum:
+    NT_MIN = 262144  # points from which trange streams its output (2 MB, the L2)
+
+
+cdef extern from *:
+    """
+    /* out[s..e-1] = true_range(high[i], low[i], close[i-1]), the aligned part as
+       non-temporal stores (AVX builds; the plain loop elsewhere). For long
+       series: the output does not go through the cache, so it neither reads
+       the lines it overwrites nor evicts the inputs. Same selects, same
+       comparison order as true_range, so the same bits. */
+    static void nija_trange_nt(const double *high, const double *low, const double *close,
+                               Py_ssize_t s, Py_ssize_t e, double *out) {
+        Py_ssize_t i = s;
+    #if defined(__AVX__)
+        for (; i < e && (((uintptr_t)(out + i)) & 31) != 0; i++) {
+            double g = high[i] - low[i], v = fabs(close[i - 1] - high[i]);
+            g = v > g ? v : g;
+            v = fabs(low[i] - close[i - 1]);
+            out[i] = v > g ? v : g;
+        }
+        for (; i + 4 <= e; i += 4) {
+            nija_v4 h = V4_LD(high + i), l = V4_LD(low + i), pc = V4_LD(close + i - 1);
+            nija_v4 g = h - l, v = v4_abs(pc - h);
+            g = v4_sel(v > g, v, g);
+            v = v4_abs(l - pc);
+            _mm256_stream_pd(out + i, (__m256d)v4_sel(v > g, v, g));
+        }
+        _mm_sfence();
+    #endif
+        for (; i < e; i++) {
+            double g = high[i] - low[i], v = fabs(close[i - 1] - high[i]);
+            g = v > g ? v : g;
+            v = fabs(low[i] - close[i - 1]);
+            out[i] = v > g ? v : g;
+        }
+    }
+    """
+    void trange_nt "nija_trange_nt"(const double* high, const double* low, const double* close,
+                                   Py_ssize_t s, Py_ssize_t e, double* out) noexcept nogil
+
 
 cdef inline int k_trange(const double* high, const double* low, const double* close,
                          Py_ssize_t n, double* out) noexcept nogil:
     cdef Py_ssize_t b = first_valid(high, low, close, NULL, n)
     cdef Py_ssize_t i
     fill_nan(out, 0, min(n, b + 1))
+    if n >= NT_MIN:
+        trange_nt(high, low, close, b + 1, n, out)
+        return 0
     for i in range(b + 1, n):
         out[i] = true_range(high[i], low[i], close[i - 1])
     return 0
