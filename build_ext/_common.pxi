@@ -173,6 +173,12 @@ cdef inline double true_range(double high, double low, double prev_close) noexce
     return greatest
 
 
+cdef enum:
+    # A 1-D series of at least NT_MIN points (2 MB of output, the size of an L2)
+    # makes mom and trange write their output with non-temporal stores.
+    NT_MIN = 262144
+
+
 cdef inline void fill_nan(double* out, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
     cdef Py_ssize_t i
     for i in range(start, stop):

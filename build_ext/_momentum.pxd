@@ -220,10 +220,35 @@ cdef inline int k_roc(const double* x, Py_ssize_t n, int p, double* out) noexcep
     return 0
 
 
+cdef extern from *:
+    """
+    /* out[s..e-1] = x[i] - x[i-p], the aligned part as non-temporal stores (AVX
+       builds; the plain loop elsewhere): for long series, the output does not go
+       through the cache, so it neither reads the lines it overwrites nor evicts
+       the input. */
+    static void nija_mom_nt(const double *x, Py_ssize_t s, Py_ssize_t e, int p, double *out) {
+        Py_ssize_t i = s;
+    #if defined(__AVX__)
+        for (; i < e && (((uintptr_t)(out + i)) & 31) != 0; i++)
+            out[i] = x[i] - x[i - p];
+        for (; i + 4 <= e; i += 4)
+            _mm256_stream_pd(out + i, (__m256d)(V4_LD(x + i) - V4_LD(x + i - p)));
+        _mm_sfence();
+    #endif
+        for (; i < e; i++)
+            out[i] = x[i] - x[i - p];
+    }
+    """
+    void mom_nt "nija_mom_nt"(const double* x, Py_ssize_t s, Py_ssize_t e, int p, double* out) noexcept nogil
+
+
 cdef inline int k_mom(const double* x, Py_ssize_t n, int p, double* out) noexcept nogil:
     cdef Py_ssize_t b = first_valid(x, NULL, NULL, NULL, n)
     cdef Py_ssize_t i
     fill_nan(out, 0, min(n, b + p))
+    if n >= NT_MIN:
+        mom_nt(x, b + p, n, p, out)
+        return 0
     for i in range(b + p, n):
         out[i] = x[i] - x[i - p]
     return 0

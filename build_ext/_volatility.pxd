@@ -4,9 +4,6 @@
 
 include "_common.pxi"
 
-cdef enum:
-    NT_MIN = 262144  # points from which trange streams its output (2 MB, the L2)
-
 
 cdef extern from *:
     """

@@ -1,5 +1,5 @@
 """Long 1-D series (at least NT_MIN = 262144 points) take kernel paths of their own
-(trange streams its output past the cache). They must give the same bits as the
+(mom and trange stream their output past the cache). They must give the same bits as the
 short-series arithmetic, whatever the output's alignment and wherever NaN sits."""
 
 from __future__ import annotations
@@ -48,4 +48,20 @@ def test_trange_long_series_bits(offset, nan, assert_close):
     assert_close(got, talib.TRANGE(d["high"], d["low"], d["close"]), "trange")
     buf = np.full(len(got), 7.0)
     assert ta.trange(d["high"], d["low"], d["close"], out=buf) is buf
+    np.testing.assert_array_equal(buf, want)
+
+
+@pytest.mark.parametrize("period", [1, 10, 13])
+@pytest.mark.parametrize("offset", [0, 1, 2, 3])
+@pytest.mark.parametrize("nan", [False, True], ids=["clean", "nan"])
+def test_mom_long_series_bits(period, offset, nan, assert_close):
+    x = np.ascontiguousarray(_series(offset + 10, nan)["close"][offset:])
+    got = ta.mom(x, period)
+    b = int(np.flatnonzero(~np.isnan(x))[0])
+    want = np.full(len(x), np.nan)
+    want[b + period:] = x[b + period:] - x[b:len(x) - period]
+    np.testing.assert_array_equal(got, want)
+    assert_close(got, talib.MOM(x, period), "mom")
+    buf = np.full(len(x), 7.0)
+    assert ta.mom(x, period, out=buf) is buf
     np.testing.assert_array_equal(buf, want)
