@@ -4,7 +4,9 @@ Each function takes float64-convertible arrays, either 1-D (one market over time
 2-D (markets x time, one row per market; every row is computed in one native call
 with the GIL released, in parallel when OpenMP is available). Outputs have the
 input's shape, with NaN exactly where TA-Lib's lookback (and leading NaN in the
-input) puts it. Parameter names and defaults are TA-Lib's, in lower case.
+input) puts it. Parameter names and defaults are TA-Lib's, in lower case. The three
+fresh outputs of ``bbands`` and ``macd`` are the three parts of one allocation (keeping
+one of them alive keeps the block alive).
 
 Every function takes an optional keyword ``out``: an array (a tuple of arrays for
 the functions with several outputs) of the input's shape, float64 and
