@@ -172,3 +172,33 @@ def test_batch_rsi_passes_shared_by_pairs():
     c = d["close"]
     want = {"a": ta.rsi(c, 3), "m": ta.macd(c, 3, 5, 2), "b": ta.rsi(c, 60), "c": ta.rsi(c, 2), "e": ta.rsi(c, 14)}
     _assert_same(got, want)
+
+
+def _out_buffers(d, fill):
+    shape = d["close"].shape
+    return {name: (tuple(np.full(shape, fill) for _ in range(3)) if kind in ("macd", "bbands")
+                   else np.full(shape, fill))
+            for name, (kind, _) in SPECS.items()}
+
+
+@pytest.mark.parametrize("n", [350, 352, 356, 500])  # rows misaligned, all 32-byte aligned, alternating
+@pytest.mark.parametrize("rows", [8, 13, 40])
+def test_batch_streamed_out_buffers_equal_single_calls(rows, n, threads):
+    # every indicator into out= buffers: their lane results are streamed, queued and
+    # written out by the kernels that run next (of the same block or the next one)
+    d = random_markets(rows, n, rows * n)
+    d["close"][3, :7] = np.nan  # a block whose rows start at different bars
+    want = _singles(d)
+    for fill in (np.inf, -1.0):
+        out = _out_buffers(d, fill)
+        got = ta.batch(SPECS, **d, out=out)
+        _assert_same(got, want)
+        for name in SPECS:
+            assert got[name] is out[name]
+
+
+def test_batch_some_streamed_some_fresh(threads):
+    d = random_markets(37, 356, 5)
+    names = sorted(SPECS)
+    out = {k: v for k, v in _out_buffers(d, 3.0).items() if names.index(k) % 2 == 0}
+    _assert_same(ta.batch(SPECS, **d, out=out), _singles(d))
