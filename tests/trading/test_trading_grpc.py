@@ -41,6 +41,11 @@ async def grpc_platform(database_url, tmp_path_factory):
     two of this module's tests waited 90 s for a first position that never came."""
     async with serve_platform(database_url, tmp_path_factory.mktemp("trading-grpc")) as served:
         yield served
+        # Stopped, not left running: the next platform would resume them and start its replay
+        # at their cursor, where the candles a new bot needs may already be used up.
+        engine = served.platform.trading.engine
+        for bot_id, runtime in engine.running().items():
+            await engine.stop_bot(runtime.row["user_id"], bot_id)
 
 
 @pytest.fixture
