@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def _on_sqlite_connect(dbapi_conn, _record) -> None:  # pragma: no cover - driver callback
+def _on_sqlite_connect(dbapi_conn, _record, checkpointer: _sqlite.Checkpointer | None = None) -> None:  # pragma: no cover
     cur = dbapi_conn.cursor()
     # WAL lets `nija admin create` write while the platform runs; busy_timeout waits for locks
     # instead of failing at once.
@@ -29,6 +29,12 @@ def _on_sqlite_connect(dbapi_conn, _record) -> None:  # pragma: no cover - drive
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")
+    if checkpointer is not None:
+        # Checkpoints run in the Checkpointer's thread, never inside a commit on the event
+        # loop (core/db/_sqlite.py); a WAL file that grew is truncated back when it restarts.
+        cur.execute("PRAGMA wal_autocheckpoint=0")
+        cur.execute(f"PRAGMA journal_size_limit={checkpointer.max_wal_bytes}")
+        checkpointer.start()
     cur.close()
     # From here on every statement is one trip to aiosqlite's thread (core/db/_sqlite.py).
     _sqlite.install(dbapi_conn)
@@ -55,13 +61,21 @@ class Database:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         # pre-ping costs a round trip per checkout; only a networked database needs it.
         kwargs: dict = {"echo": echo, "pool_pre_ping": not self.is_sqlite}
+        #: SQLite file databases: the thread that checkpoints the WAL (core/db/_sqlite.py).
+        self.checkpointer: _sqlite.Checkpointer | None = None
         if self.is_sqlite:
             kwargs["pool_reset_on_return"] = None  # _on_sqlite_reset does it
-        if self.is_sqlite and parsed.database:
+            # A write unit's statements run on the event loop's thread once it holds the write
+            # lock (core/db/_sqlite.py); the connection is opened in aiosqlite's thread.
+            kwargs["connect_args"] = {"check_same_thread": False}
+        if self.is_sqlite and parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            self.checkpointer = _sqlite.Checkpointer(str(Path(parsed.database).resolve()))
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _on_sqlite_connect)
+            checkpointer = self.checkpointer
+            event.listen(self.engine.sync_engine, "connect",
+                         lambda dbapi_conn, record: _on_sqlite_connect(dbapi_conn, record, checkpointer))
             event.listen(self.engine.sync_engine, "reset", _on_sqlite_reset)
 
     @asynccontextmanager
@@ -105,6 +119,10 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self.checkpointer is not None:
+            # A last checkpoint once the pool is closed; its connection is then the last one,
+            # so closing it folds the WAL into the database.
+            await asyncio.to_thread(self.checkpointer.stop)
 
 
 def _alembic_config(url: str):

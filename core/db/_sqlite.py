@@ -13,18 +13,37 @@ look the way this module expects, it leaves the connection as it is (the stock p
 :func:`begin_immediate` makes a write unit's ``BEGIN IMMEDIATE`` ride on its first statement's
 trip (``Database.transaction(write=True)``): the lock is taken in the driver's thread right
 before that statement, so the unit costs no extra hand-off for it.
+
+Inline statements: once that trip took the write lock, the rest of the unit (its statements
+and its COMMIT) can never wait on a lock of another connection, so they run on the event-loop
+thread itself, with no hand-off: the sqlite3 connection is opened with
+``check_same_thread=False`` (``Database``) and SQLite is built serialised
+(``sqlite3.threadsafety == 3``). Only one party ever uses the connection at a time: a unit's
+statements are awaited one after another, an inline statement runs only when no trip of this
+connection is in flight (its mutex is free and the last trip ended normally), and the flag
+that allows it is set by the trip that took the lock and cleared by the unit's COMMIT or
+ROLLBACK (the rollback goes through the thread, behind anything still queued there).
+``BEGIN IMMEDIATE`` itself (it may wait up to ``busy_timeout`` for another writer), read-only
+units and statements outside write units stay in aiosqlite's thread, so the loop never waits
+on a lock. A commit never checkpoints on the loop either: pooled connections run with
+``wal_autocheckpoint=0`` and :class:`Checkpointer` checkpoints from a thread of its own.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
+import os
+import sqlite3
+import threading
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 # Set on the aiosqlite connection by begin_immediate(); the next statement's trip consumes it.
 _PENDING_BEGIN = "_nija_begin_immediate"
+# Set on the aiosqlite connection once a write unit holds the write lock (see the module doc).
+_INLINE = "_nija_inline"
 
 try:  # SQLAlchemy's private adapter classes: checked, never required
     from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_connection, AsyncAdapt_aiosqlite_cursor
@@ -90,19 +109,48 @@ if AsyncAdapt_aiosqlite_connection is not None:
             finally:
                 cur.close()
 
-        async def _execute_async(self, operation, parameters):
+        async def _trip(self, many: bool, operation, parameters):
+            inner = self._connection
             async with self._adapt_connection._execute_mutex:
-                begin = _take_pending(self._connection)
-                self._description, rows, self._rowcount, self._lastrowid = await self._connection._execute(
-                    self._run, False, operation, parameters, begin)
+                begin = _take_pending(inner)
+                try:
+                    self._description, rows, self._rowcount, self._lastrowid = await inner._execute(
+                        self._run, many, operation, parameters, begin)
+                except BaseException:
+                    # Failed or cancelled (the thread may still be running it): no inline
+                    # statement after this one; the unit's rollback queues behind it.
+                    inner.__dict__.pop(_INLINE, None)
+                    raise
+                if begin:  # this trip took the write lock: the rest of the unit runs inline
+                    inner.__dict__[_INLINE] = True
                 self._rows = collections.deque(rows)
 
+        async def _execute_async(self, operation, parameters):
+            await self._trip(False, operation, parameters)
+
         async def _executemany_async(self, operation, seq_of_parameters):
-            async with self._adapt_connection._execute_mutex:
-                begin = _take_pending(self._connection)
-                self._description, rows, self._rowcount, self._lastrowid = await self._connection._execute(
-                    self._run, True, operation, seq_of_parameters, begin)
-                self._rows = collections.deque(rows)
+            await self._trip(True, operation, seq_of_parameters)
+
+        def _inline(self, many: bool, operation, parameters) -> bool:
+            """Run the statement on this thread when the unit holds the write lock (module doc)."""
+            inner = self._connection
+            if not inner.__dict__.get(_INLINE) or self._adapt_connection._execute_mutex.locked():
+                return False
+            raw = inner._conn
+            if raw is None or not raw.in_transaction:
+                inner.__dict__.pop(_INLINE, None)
+                return False
+            try:
+                # A coroutine that never suspends: SQLAlchemy's async layer requires an await
+                # per statement, and this one returns without handing anything to the loop.
+                await_(self._run_inline(many, operation, parameters))
+            except Exception as error:  # noqa: BLE001 - mapped like SQLAlchemy's own cursor
+                self._adapt_connection._handle_exception(error)
+            return True
+
+        async def _run_inline(self, many: bool, operation, parameters) -> None:
+            self._description, rows, self._rowcount, self._lastrowid = self._run(many, operation, parameters)
+            self._rows = collections.deque(rows)
 
         async def _async_soft_close(self) -> None:
             return None  # nothing is open between calls
@@ -117,12 +165,16 @@ if AsyncAdapt_aiosqlite_connection is not None:
             return None
 
         def execute(self, operation, parameters=None):
+            if self._inline(False, operation, parameters):
+                return None
             try:
                 return await_(self._execute_async(operation, parameters))
             except Exception as error:  # noqa: BLE001 - mapped like SQLAlchemy's own cursor
                 self._adapt_connection._handle_exception(error)
 
         def executemany(self, operation, seq_of_parameters):
+            if self._inline(True, operation, seq_of_parameters):
+                return None
             try:
                 return await_(self._executemany_async(operation, seq_of_parameters))
             except Exception as error:  # noqa: BLE001
@@ -132,6 +184,24 @@ if AsyncAdapt_aiosqlite_connection is not None:
         __slots__ = ()
         _cursor_cls = OneTripCursor
 
+        def commit(self) -> None:
+            inner = self._connection
+            if inner.__dict__.pop(_INLINE, False) and not self._execute_mutex.locked():
+                raw = inner._conn
+                if raw is not None and raw.in_transaction:
+                    # The unit holds the write lock: COMMIT waits for no one, and with
+                    # wal_autocheckpoint=0 it never checkpoints here.
+                    try:
+                        await_(_commit_inline(raw))
+                    except Exception as error:  # noqa: BLE001 - mapped like SQLAlchemy's own
+                        self._handle_exception(error)
+                    return
+            super().commit()
+
+        def rollback(self) -> None:
+            self._connection.__dict__.pop(_INLINE, None)
+            super().rollback()  # in the thread, behind anything still queued there
+
         def cursor(self, server_side: bool = False):
             if server_side and _take_pending(self._connection):
                 # A streaming cursor is SQLAlchemy's own: take the lock in a trip of its own first.
@@ -140,6 +210,10 @@ if AsyncAdapt_aiosqlite_connection is not None:
                 except Exception as error:  # noqa: BLE001 - mapped like SQLAlchemy's own cursor
                     self._handle_exception(error)
             return super().cursor(server_side)
+
+
+async def _commit_inline(raw) -> None:  # never suspends (see OneTripCursor._inline)
+    raw.commit()
 
 
 def _begin_in_thread(raw) -> None:
@@ -180,3 +254,71 @@ def install(dbapi_conn) -> bool:
         return False  # another aiosqlite: keep the stock cursor
     dbapi_conn.__class__ = OneTripConnection
     return True
+
+
+class Checkpointer:
+    """Checkpoints a WAL database from a thread of its own, so no commit on the event loop
+    pays for one (pooled connections run with ``wal_autocheckpoint=0``).
+
+    Every ``interval_s`` a PASSIVE checkpoint copies what it can into the database without
+    waiting for anyone; the next writer then starts the WAL over from its beginning (and
+    ``journal_size_limit`` truncates a file that grew). When readers kept a PASSIVE
+    checkpoint from finishing and the WAL is over ``max_wal_bytes``, a RESTART checkpoint
+    waits for them (blocking new writers, in their own threads, up to ``busy_timeout``), so
+    the WAL cannot grow without bound. :meth:`stop` checkpoints once more and closes.
+    """
+
+    def __init__(self, path: str, *, interval_s: float = 1.0, max_wal_bytes: int = 64 << 20) -> None:
+        self.path = path
+        self.interval_s = interval_s
+        self.max_wal_bytes = max_wal_bytes
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.checkpoints = 0
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="nija-sqlite-checkpoint", daemon=True)
+                self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread after a last checkpoint (blocking: call it off the event loop)."""
+        with self._lock:
+            self._stop.set()
+            thread = self._thread
+        if thread is not None:
+            thread.join()
+        with self._lock:  # a database used again after close() gets a new thread
+            self._thread = None
+            self._stop.clear()
+
+    def _loop(self) -> None:
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None)
+        except sqlite3.Error:  # pragma: no cover - the pool reports a database it cannot open
+            log.exception("sqlite checkpointer: cannot open %s", self.path)
+            return
+        try:
+            conn.execute("PRAGMA busy_timeout=10000")
+            while not self._stop.wait(self.interval_s):
+                self.checkpoint(conn)
+            self.checkpoint(conn)
+        finally:
+            conn.close()
+
+    def checkpoint(self, conn: sqlite3.Connection) -> None:
+        try:
+            busy, log_frames, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            self.checkpoints += 1
+            if log_frames > done >= 0 and self._wal_bytes() > self.max_wal_bytes:
+                conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+        except sqlite3.Error:  # noqa: BLE001 - the next round tries again
+            log.warning("sqlite checkpoint of %s failed", self.path, exc_info=True)
+
+    def _wal_bytes(self) -> int:
+        try:
+            return os.stat(self.path + "-wal").st_size
+        except OSError:
+            return 0

@@ -74,14 +74,18 @@ async def test_a_write_unit_takes_the_lock_in_its_first_statements_trip(db, tmp_
             with pytest.raises(sqlite3.OperationalError, match="locked"):
                 other.execute("BEGIN IMMEDIATE")  # already held: taken before the read
             await conn.execute(text("INSERT INTO t (v) VALUES ('w')"))
-            assert trips == ["_run"] * 2  # BEGIN IMMEDIATE rode on the read's trip
-            raw._execute = original
+            await conn.execute(text("INSERT INTO t (v) VALUES (:v)"), [{"v": "x"}, {"v": "y"}])
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 3
+        # BEGIN IMMEDIATE rode on the read's trip; with the lock held, the other statements
+        # and the COMMIT ran on the loop's thread (no trip).
+        assert trips == ["_run"]
+        raw._execute = original
         other.execute("BEGIN IMMEDIATE")  # released at commit
         other.rollback()
         async with db.transaction(write=True):
             pass  # a unit that runs no statement takes no lock, and leaves nothing pending
         async with db.transaction() as conn:  # the same pooled connection: a plain read unit
-            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 1
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 3
             other.execute("BEGIN IMMEDIATE")  # not locked by that read
             other.rollback()
     finally:
@@ -100,3 +104,44 @@ async def test_a_write_unit_that_streams_first_takes_the_lock_before_the_stream(
                 other.execute("BEGIN IMMEDIATE")
     finally:
         other.close()
+
+
+async def test_a_failed_inline_statement_rolls_the_unit_back(db):
+    with pytest.raises(IntegrityError):
+        async with db.transaction(write=True) as conn:
+            await conn.execute(text("INSERT INTO t (v) VALUES ('a')"))  # takes the lock (a trip)
+            await conn.execute(text("INSERT INTO t (v) VALUES ('b')"))  # inline
+            await conn.execute(text("INSERT INTO t (v) VALUES ('a')"))  # inline, refused
+    async with db.transaction(write=True) as conn:  # nothing of it stayed; the next unit works
+        assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+        await conn.execute(text("INSERT INTO t (v) VALUES ('c')"))
+    async with db.transaction() as conn:
+        assert (await conn.execute(text("SELECT v FROM t"))).scalars().all() == ["c"]
+
+
+async def test_commits_never_checkpoint_and_the_checkpointer_folds_the_wal_in(tmp_path):
+    import os
+    import sqlite3
+
+    path = tmp_path / "ckpt.db"
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    database.checkpointer.interval_s = 3600  # only the checkpoints this test asks for
+    async with database.transaction() as conn:
+        await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
+        assert (await conn.execute(text("PRAGMA wal_autocheckpoint"))).scalar() == 0
+    for i in range(300):  # ~300 pages: over the default autocheckpoint of 1000 frames in total
+        async with database.transaction(write=True) as conn:
+            await conn.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": "x" * 3000})
+    wal = path.with_name("ckpt.db-wal")
+    assert os.stat(wal).st_size > 300 * 3000  # nothing was checkpointed by a commit
+    probe = sqlite3.connect(path)
+    database.checkpointer.checkpoint(probe)  # what its thread runs every second
+    busy, frames, done = probe.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert busy == 0 and frames == done  # all of the WAL is in the database
+    probe.close()
+    await database.close()  # the last connection: the WAL is folded in and removed
+    assert not wal.exists()
+    check = sqlite3.connect(path)
+    assert check.execute("SELECT count(*) FROM t").fetchone()[0] == 300
+    assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    check.close()
