@@ -10,7 +10,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from nija.core.db import _sqlite
+from nija.core.db import _postgres, _sqlite
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +77,13 @@ class Database:
             event.listen(self.engine.sync_engine, "connect",
                          lambda dbapi_conn, record: _on_sqlite_connect(dbapi_conn, record, checkpointer))
             event.listen(self.engine.sync_engine, "reset", _on_sqlite_reset)
+        self.is_postgresql = parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "asyncpg"
+        if self.is_postgresql:
+            # Pre-ping is the unit's BEGIN; a relaxed commit rides on the COMMIT (core/db/_postgres.py).
+            event.listen(self.engine.sync_engine, "connect", lambda dbapi_conn, _record: _postgres.install(dbapi_conn))
 
     @asynccontextmanager
-    async def transaction(self, *, write: bool = False) -> AsyncIterator[AsyncConnection]:
+    async def transaction(self, *, write: bool = False, durable: bool = True) -> AsyncIterator[AsyncConnection]:
         """One unit of work: commits on success, rolls back on any exception.
 
         Parameters
@@ -91,6 +95,15 @@ class Database:
             before the first statement, so nothing it reads can change before it commits, and
             its first write can never be refused. On PostgreSQL nothing changes: such units
             lock the rows they read (``FOR UPDATE``, upserts).
+        durable : bool
+            False: on PostgreSQL the commit does not wait for its WAL record to reach the disk
+            (``SET LOCAL synchronous_commit TO OFF``, in the COMMIT's own round trip). A crash
+            of this process loses nothing (the server has the commit); a crash of the server
+            can lose the last commits of such units, all of a unit or none of it. For units
+            whose every effect lives in our database (the paper venue is in this process and
+            rebuilt from it); never for a live order's write-ahead, which must be on disk
+            before the order leaves the process (docs/trading.md, "Durability and latency").
+            SQLite's commits are already of that kind (``synchronous=NORMAL``).
 
         Notes
         -----
@@ -102,6 +115,9 @@ class Database:
         It is not right for a unit that reads, then writes what it read: pass ``write=True``.
         """
         async with self.engine.begin() as conn:
+            if not durable and self.is_postgresql:
+                if not _postgres.relax_commit(conn.sync_connection.connection.dbapi_connection):
+                    await conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")  # a trip of its own
             if not (write and self.is_sqlite):
                 yield conn
                 return

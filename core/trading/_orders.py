@@ -243,7 +243,10 @@ class OrderManager:
         placed = False
         deferred: BrokerError | None = None
         try:
-            async with self.db.transaction(write=True) as conn:
+            # Not durable on PostgreSQL (the commit does not wait for the WAL flush): every
+            # effect of this unit, the venue's book included, lives in our database, so a
+            # server crash loses the unit whole, never half of it (docs/trading.md).
+            async with self.db.transaction(write=True, durable=False) as conn:
                 order = await self._write_ahead_in(conn, writer, intent, account, cid, None)
                 placed = True  # from here on a rollback must take the order back out of the venue
                 try:
@@ -465,9 +468,13 @@ class OrderManager:
         """Record fills reported outside an order answer (paper matching, reconciliation);
         returns how many were new. Fills of unknown orders are logged and skipped."""
         new = 0
+        # A venue in this process (paper) is rebuilt from our books: its fills may commit
+        # without waiting for the WAL flush (see _submit_in_process). A live venue's fill
+        # keeps a durable commit.
+        durable = not account.broker.capabilities.get("in_process")
         for f in venue_fills:
             writer = EventWriter(self.clock.now_ms())
-            async with self._book_lock(account.key), self.db.transaction(write=True) as conn:
+            async with self._book_lock(account.key), self.db.transaction(write=True, durable=durable) as conn:
                 if f.client_order_id:
                     r = (await conn.execute(_ORDER_BY_CID, {"b_key": account.key, "b_cid": f.client_order_id})).first()
                 else:
