@@ -73,8 +73,12 @@ USD_LIKE = frozenset({"USD", "USDT", "USDC", "BUSD", "DAI"})
 # and cache-keying a new statement object on every call (SQLAlchemy still caches the compiled
 # form per dialect).
 _INSERT_ORDER = orders.insert()
+# Locked (PostgreSQL; SQLite's write unit already holds the database lock): risk and the
+# reduce-only check decide on this quantity, so a fill booked by another process must not
+# move it before this transaction ends. Taken first in the write-ahead, like booking takes it
+# before risk's row, so the two lock in the same order.
 _POSITION_QTY = select(positions.c.quantity).where(positions.c.bot_id == bindparam("b_bot"),
-                                                   positions.c.symbol == bindparam("b_symbol"))
+                                                   positions.c.symbol == bindparam("b_symbol")).with_for_update()
 _ORDER_LOCKED = select(orders).where(orders.c.id == bindparam("b_id")).with_for_update()
 _UPDATE_ORDER = update(orders).where(orders.c.id == bindparam("b_id"))
 _BALANCES = select(paper_balances.c.asset, paper_balances.c.total).where(

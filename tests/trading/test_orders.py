@@ -442,3 +442,44 @@ async def test_fills_of_one_bot_booked_by_several_writers_at_once_all_count(data
     finally:
         for db in dbs:
             await db.close()
+
+
+async def test_the_write_ahead_decides_on_the_position_a_concurrent_booking_leaves(database_url):
+    """PostgreSQL: another process booking a fill of the bot (its position row locked, not yet
+    committed) makes the write-ahead wait for it, so reduce-only and risk decide on the position
+    that fill leaves, never on the one before it."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite: a write unit holds the database lock, no other writer runs meanwhile")
+    from sqlalchemy import text, update
+
+    db, other = Database(database_url), Database(database_url)
+    try:
+        feed, user, account, manager, _ = _setup(db)
+        bot = str(uuid.uuid4())
+        await manager.submit(_intent(user, bot, signal="open"), account)
+        await _advance(feed, account, manager)  # the bot holds 0.5 ETH
+        async with other.engine.connect() as booking:  # the other process's booking, in progress
+            await booking.execute(select(positions.c.quantity).where(positions.c.bot_id == bot).with_for_update())
+            await booking.execute(update(positions).where(positions.c.bot_id == bot).values(quantity=Decimal(0)))
+            submit = asyncio.ensure_future(
+                manager.submit(_intent(user, bot, signal="close", side="sell", reduce_only=True), account))
+
+            async def waiting_or_done() -> bool:
+                if submit.done():
+                    return True
+                async with other.transaction() as conn:
+                    return bool((await conn.execute(text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND wait_event_type = 'Lock'"))).scalar())
+
+            for _ in range(1000):  # until the write-ahead waits on the row (or finished without)
+                if await waiting_or_done():
+                    break
+                await asyncio.sleep(0.01)
+            await booking.commit()  # the position is flat now
+        order = await submit
+        assert order["state"] == "rejected" and "reduce-only" in order["reason"]
+        assert await account.broker.fetch_open_orders() == []
+    finally:
+        await db.close()
+        await other.close()
