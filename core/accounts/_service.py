@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -68,6 +68,9 @@ def _user_view(row) -> UserView:
         created_at=row.created_at,
     )
 
+
+# Read by risk on every order (built once, executed with parameters).
+_SETTINGS_OF = select(user_settings).where(user_settings.c.user_id == bindparam("b_user"))
 
 class AccountService:
     """Accounts and authentication. Every method is one unit of work on ``db``."""
@@ -376,7 +379,7 @@ class AccountService:
 
     @staticmethod
     async def _load_settings(conn: AsyncConnection, user_id: str) -> SettingsView:
-        row = (await conn.execute(select(user_settings).where(user_settings.c.user_id == user_id))).first()
+        row = (await conn.execute(_SETTINGS_OF, {"b_user": user_id})).first()
         if row is None:
             return DEFAULT_SETTINGS
         return SettingsView(

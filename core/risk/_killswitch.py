@@ -21,7 +21,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Awaitable, Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nija.core import audit
@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 SUBJECT = "nija.control.killswitch"
 GLOBAL_ID = "global"
+# Read on every order (built once, executed with parameters: see trading/_orders.py).
+_READ = select(risk_kill_switch).where(risk_kill_switch.c.id == bindparam("b_id"))
+_READ_SHARED = _READ.with_for_update(read=True)
 
 
 @dataclass(frozen=True)
@@ -107,10 +110,8 @@ class GlobalKillSwitch:
     async def read_locked(self, conn: AsyncConnection) -> KillSwitchView:
         """The persisted state, share-locked for the rest of the order's transaction (a
         concurrent :meth:`set` waits until that transaction ends)."""
-        query = select(risk_kill_switch).where(risk_kill_switch.c.id == GLOBAL_ID)
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update(read=True)
-        view = _view((await conn.execute(query)).first())
+        query = _READ_SHARED if conn.dialect.name == "postgresql" else _READ
+        view = _view((await conn.execute(query, {"b_id": GLOBAL_ID})).first())
         self._apply(view)
         return view
 
