@@ -120,6 +120,10 @@ async def order_path(url: str, bus, signals: int) -> dict:
 
     engine = TradingEngine(db, clock, PluginManager().load_entry_points(), manager, feed)
     account = await engine.account_for(user, True, None)  # persists the starting balances
+    if not os.environ.get("NIJA_BENCH_NO_FREEZE"):
+        from nija.core.runtime import freeze_startup_heap
+
+        freeze_startup_heap()  # what a serving process does once it is ready (services/launcher.py)
     bot = str(uuid.uuid4())
     samples, acked = [], []
     cpu = 0.0

@@ -277,6 +277,9 @@ async def serve(
 
 
 async def _serve_until_stopped(server, stream_runner, platform: Platform) -> int:
+    from nija.core.runtime import freeze_startup_heap
+
+    freeze_startup_heap()  # everything is built: no full GC walks it inside an order's latency
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
