@@ -7,6 +7,7 @@ Subjects: ``nija.user.<user_id>.orders|fills|positions`` (docs/events.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -120,6 +121,10 @@ class EventRelay:
     outbox row, the ack follows asynchronously); ``drain`` waits until everything posted was
     acked or failed. The publisher takes batches in the order they were posted and publishes
     each subject's events in order, so a subject's events reach JetStream in commit order.
+    While an order-path call is in progress (``order_path()``: submit, fill booking) the
+    publisher waits for it to return, up to ``max_defer_s`` (5 ms) per batch, so publishing
+    does not lengthen the order's own latency on the shared event loop; what was posted
+    meanwhile then goes out as one batch.
     """
 
     def __init__(self, db, bus, clock) -> None:
@@ -132,6 +137,24 @@ class EventRelay:
         self._marker: asyncio.Task | None = None
         self._posted: list[list[PendingEvent]] = []
         self._publisher: asyncio.Task | None = None
+        # Order-path calls in progress (``order_path``): the publisher lets them finish first,
+        # for at most ``max_defer_s`` per batch, so its work does not lengthen theirs.
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.max_defer_s = 0.005
+
+    @contextlib.contextmanager
+    def order_path(self):
+        """Mark an order-path call (submit, fill booking) in progress for its duration."""
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._idle.set()
 
     async def publish(self, pending: list[PendingEvent]) -> bool:
         """Publish and mark; False when the bus failed (the rows stay for the next flush)."""
@@ -171,6 +194,14 @@ class EventRelay:
 
     async def _publish_posted(self) -> None:
         while self._posted:
+            if self._in_flight:
+                # The order path is running (its units commit, then post): publish once it
+                # returned, or after max_defer_s, whichever comes first. The events are durable
+                # in the outbox meanwhile; a backlog then goes out as one batch.
+                try:
+                    await asyncio.wait_for(self._idle.wait(), self.max_defer_s)
+                except asyncio.TimeoutError:
+                    pass
             # One unit at a time; a backlog (the bus is slower than the order path) goes as one
             # batch so its subjects are published concurrently.
             if len(self._posted) == 1:

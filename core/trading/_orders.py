@@ -208,6 +208,10 @@ class OrderManager:
         """
         intent.validate()
         cid = client_order_id(intent.bot_id, intent.signal_id)
+        with self.relay.order_path():
+            return await self._submit(intent, account, cid)
+
+    async def _submit(self, intent: OrderIntent, account: Account, cid: str) -> dict[str, Any]:
         async with self._lock(cid):
             # No read first: the unique client order id makes the write-ahead insert fail for a
             # retried or replayed signal (risk's counting rolls back with it), and we return the
@@ -471,6 +475,10 @@ class OrderManager:
     async def ingest_fills(self, account: Account, venue_fills: Sequence[VenueFill]) -> int:
         """Record fills reported outside an order answer (paper matching, reconciliation);
         returns how many were new. Fills of unknown orders are logged and skipped."""
+        with self.relay.order_path():
+            return await self._ingest_fills(account, venue_fills)
+
+    async def _ingest_fills(self, account: Account, venue_fills: Sequence[VenueFill]) -> int:
         new = 0
         # A venue in this process (paper) is rebuilt from our books: its fills may commit
         # without waiting for the WAL flush (see _submit_in_process). A live venue's fill

@@ -112,17 +112,21 @@ async def test_market_order_fills_on_next_candle_and_books_position_balance_and_
         pos = (await conn.execute(select(positions).where(positions.c.bot_id == bot))).one()
         bal = dict((await conn.execute(select(paper_balances.c.asset, paper_balances.c.total)
                                         .where(paper_balances.c.account_key == account.key))).all())
-        kinds = [r.kind for r in (await conn.execute(select(events.c.kind).where(events.c.user_id == user)
-                                                      .order_by(events.c.seq))).all()]
+        outbox = (await conn.execute(select(events.c.kind, events.c.id).where(events.c.user_id == user)
+                                     .order_by(events.c.seq))).all()
+    kinds = [r.kind for r in outbox]
     assert pos.quantity == Decimal("0.5") and pos.average_entry == final["average_price"]
     assert bal["ETH"] == Decimal("0.5")  # no starting rows here: the engine writes those
     assert bal["BTC"] == -(Decimal("0.5") * final["average_price"]) - final["fee"]
     assert kinds == ["orders", "orders", "fills", "positions", "orders"]
     await manager.relay.drain()  # published in the background after each commit
-    subjects = [s for s, _, _ in bus.published]
-    assert subjects == [f"nija.user.{user}.{k}" for k in kinds]
-    assert len({eid for _, _, eid in bus.published}) == len(bus.published)
-    last = trading_pb2.TradingEvent.FromString(bus.published[-1][1])
+    # Every event once, each subject's in commit order (units posted while the order path ran
+    # may go out as one batch, its subjects concurrently: EventRelay).
+    for kind in set(kinds):
+        assert [eid for s, _, eid in bus.published if s == f"nija.user.{user}.{kind}"] == \
+            [r.id for r in outbox if r.kind == kind]
+    assert len({eid for _, _, eid in bus.published}) == len(bus.published) == len(outbox)
+    last = trading_pb2.TradingEvent.FromString([p for s, p, _ in bus.published if s.endswith(".orders")][-1])
     assert last.order.state == "filled" and last.order.client_order_id == order["client_order_id"]
 
 
