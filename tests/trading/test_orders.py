@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from nija.core.clock import FakeClock
-from nija.core.db import Database
+from nija.core.db import Database, migrate
 from nija.core.plugins import BrokerContext
 from nija.core.portfolio import FillModel
 from nija.core.risk import RiskRejected
@@ -448,14 +449,16 @@ async def test_fills_of_one_bot_booked_by_several_writers_at_once_all_count(data
             await db.close()
 
 
-async def test_the_write_ahead_decides_on_the_position_a_concurrent_booking_leaves(database_url):
+@pytest.mark.skipif(not os.environ.get("NIJA_TEST_DATABASE_URL"), reason="PostgreSQL only (NIJA_TEST_DATABASE_URL)")
+async def test_the_write_ahead_decides_on_the_position_a_concurrent_booking_leaves():
     """PostgreSQL: another process booking a fill of the bot (its position row locked, not yet
     committed) makes the write-ahead wait for it, so reduce-only and risk decide on the position
-    that fill leaves, never on the one before it."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite: a write unit holds the database lock, no other writer runs meanwhile")
+    that fill leaves, never on the one before it. (On SQLite a write unit holds the database
+    lock: no other writer runs meanwhile, which tests/core/db checks.)"""
     from sqlalchemy import text, update
 
+    database_url = os.environ["NIJA_TEST_DATABASE_URL"]
+    await migrate(database_url)
     db, other = Database(database_url), Database(database_url)
     try:
         feed, user, account, manager, _ = _setup(db)
