@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from nija.core.errors import FailedPrecondition, InvalidArgument, NijaError, NotFound, StrategyError, Unavailable
 from nija.core.money import decimal_to_str as decimal_str
 from nija.core.plugins.broker import BrokerContext, BrokerNeedsOperator
-from nija.core.portfolio import quantity_for_fraction
+from nija.core.portfolio import quantity_for_fraction, to_decimal
 from nija.core.risk import RiskRejected
 from nija.core.strategies import PositionView, Scanner, SignalAction, StrategyGuard
 from nija.core.trading._marketdata import TIMEFRAME_MS, MarketFeed
@@ -396,9 +396,8 @@ class TradingEngine:
             self._task = asyncio.create_task(self.run(), name="trading-engine")
 
     async def close(self) -> None:
-        for retry in self._resume_retries.values():
-            retry.cancel()
-        self._resume_retries.clear()
+        for bot_id in list(self._resume_retries):
+            self._end_retries(bot_id)
         if self._task is not None:
             self._task.cancel()
             try:
@@ -515,12 +514,12 @@ class TradingEngine:
         tf = runtime.row["timeframe"]
         markets = runtime.row["markets"]
         idx = [self.feed.index_at(m, tf, t) for m in markets]
-        if not any(i >= 0 and int(self.feed.series(m, tf).times[i]) == t for m, i in zip(markets, idx)):
+        current = [i >= 0 and int(self.feed.series(m, tf).times[i]) == t for m, i in zip(markets, idx)]
+        if not any(current):  # no market of this bot has a candle at t
             return
         candle = {f: np.array([self.feed.series(m, tf).ohlcv[k, max(i, 0)] for m, i in zip(markets, idx)])
                   for k, f in enumerate(FIELDS)}
         if runtime.stops and not runtime.account.broker.capabilities.get("venue_stops"):
-            current = [i >= 0 and int(self.feed.series(m, tf).times[i]) == t for m, i in zip(markets, idx)]
             try:
                 await self._watched_stops(runtime, t, candle, current)
             except NijaError as exc:  # the next candle tries again (the stop is kept until sent)
@@ -584,7 +583,7 @@ class TradingEngine:
                                  type="market", amount=qty, reference_price=last.close)
         await self.orders.submit(intent, runtime.account)
         if sig.action is SignalAction.ENTER_LONG and sig.stop_loss is not None and sig.stop_loss > 0:
-            runtime.stops[sig.symbol] = Decimal(repr(float(sig.stop_loss))).quantize(Decimal("1e-8"))
+            runtime.stops[sig.symbol] = to_decimal(sig.stop_loss).quantize(Decimal("1e-8"))
         if not runtime.account.broker.capabilities.get("in_process"):
             await self._load_positions(runtime)  # a live venue may have filled it already
             await self._protect(runtime)
@@ -663,7 +662,7 @@ class TradingEngine:
                 continue
             intent = OrderIntent(user_id=runtime.row["user_id"], bot_id=runtime.id, signal_id=f"{symbol}:{tf}:{t}:stop",
                                  symbol=symbol, side="sell", type="market", amount=held.quantity, reduce_only=True,
-                                 reference_price=Decimal(repr(float(candle["close"][j]))))
+                                 reference_price=to_decimal(candle["close"][j]))
             log.info("bot %s: %s traded through the watched stop %s; selling %s at market", runtime.id, symbol,
                      decimal_str(stop), decimal_str(held.quantity))
             placed = await self.orders.submit(intent, runtime.account)
