@@ -105,7 +105,11 @@ def test_emergency_stop_flattens(nija_trading):
     base = nija_trading.base
     _, token = _user(base)
     for market in ("ETH/BTC", "LTC/BTC"):
-        s, _, body = http("POST", f"{base}/api/v1/trading/start", {"strategy": "apex", "markets": [market]}, token=token)
+        # Held once entered (see HOLD in tests/trading/test_trading_grpc.py): at full replay
+        # speed a position that closes again on the next candles can be missed by every poll.
+        s, _, body = http("POST", f"{base}/api/v1/trading/start", {
+            "strategy": "apex", "markets": [market],
+            "params": {"overbought": "99", "stop_atr": "20", "take_profit_atr": "50"}}, token=token)
         assert s == 200, body
 
     def holding():

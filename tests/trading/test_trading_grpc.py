@@ -14,6 +14,7 @@ import pytest
 from helpers import bearer, serve_platform, unique_email, unique_ip
 from nija.accounts.v1 import accounts_pb2 as apb
 from nija.accounts.v1 import accounts_pb2_grpc
+from nija.common.v1 import common_pb2 as cpb
 from nija.trading.v1 import trading_pb2 as pb
 from nija.trading.v1 import trading_pb2_grpc
 
@@ -22,6 +23,11 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "ohlcv"
 os.environ.setdefault("NIJA_MARKET_DATA", f"replay:{DATA},speed=max")
 
 PASSWORD = "correct horse battery staple"
+# At full replay speed apex opens and closes a position within a few ms of candles, so a test
+# polling every 100 ms can miss every open position and see the bot end the data flat. With
+# these parameters a position, once entered, is held to the end of the data (no RSI reaches
+# 99, no candle moves 20 ATR down or 50 ATR up), so "holding" stays true until the test acts.
+HOLD = {"overbought": "99", "stop_atr": "20", "take_profit_atr": "50"}
 
 
 async def _login(channel) -> tuple:
@@ -95,7 +101,7 @@ async def test_paper_bot_trades_and_reports(grpc_platform, trading):
 
 async def test_emergency_stop_flattens_every_bot(grpc_platform, trading):
     md = await _login(grpc_platform.channel)
-    status = await trading.StartTrading(pb.StartTradingRequest(strategy="apex", markets=["ETH/BTC"]), metadata=md)
+    await trading.StartTrading(pb.StartTradingRequest(strategy="apex", markets=["ETH/BTC"], params=HOLD), metadata=md)
 
     async def holding():
         pos = await trading.ListPositions(pb.ListPositionsRequest(), metadata=md)
@@ -112,6 +118,9 @@ async def test_emergency_stop_flattens_every_bot(grpc_platform, trading):
     await _wait(flat)
     status = await trading.GetTradingStatus(pb.GetTradingStatusRequest(), metadata=md)
     assert {b.state for b in status.bots} == {"stopped"}
+    # The held position was closed by the emergency stop's market sell (HOLD never exits).
+    history = await trading.GetHistory(pb.GetHistoryRequest(), metadata=md)
+    assert cpb.ORDER_SIDE_SELL in {t.side for t in history.trades}
 
 
 async def test_two_bots_of_one_user_keep_separate_books(grpc_platform, trading):
@@ -164,7 +173,7 @@ async def test_global_kill_switch_stops_bots_and_flattens(grpc_platform, trading
     from nija.admin.v1 import admin_pb2, admin_pb2_grpc
 
     md = await _login(grpc_platform.channel)
-    await trading.StartTrading(pb.StartTradingRequest(strategy="apex", markets=["ETH/BTC"]), metadata=md)
+    await trading.StartTrading(pb.StartTradingRequest(strategy="apex", markets=["ETH/BTC"], params=HOLD), metadata=md)
 
     async def holding():
         pos = await trading.ListPositions(pb.ListPositionsRequest(), metadata=md)
