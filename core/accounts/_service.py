@@ -14,7 +14,7 @@ from nija.core import audit
 from nija.core.accounts._settings import DEFAULT_SETTINGS, SettingsView, validate_settings_update
 from nija.core.clock import Clock, SystemClock
 from nija.core.config import Config
-from nija.core.db import Database
+from nija.core.db import Database, Prepared
 from nija.core.db.models import auth_failures, password_resets, refresh_tokens, user_settings, users
 from nija.core.errors import AlreadyExists, InvalidArgument, NotFound, RateLimited, Unauthenticated
 from nija.core.notify import Notifier, OutboxNotifier
@@ -70,7 +70,7 @@ def _user_view(row) -> UserView:
 
 
 # Read by risk on every order (built once, executed with parameters).
-_SETTINGS_OF = select(user_settings).where(user_settings.c.user_id == bindparam("b_user"))
+_SETTINGS_OF = Prepared(select(user_settings).where(user_settings.c.user_id == bindparam("b_user")))
 
 class AccountService:
     """Accounts and authentication. Every method is one unit of work on ``db``."""
@@ -379,7 +379,7 @@ class AccountService:
 
     @staticmethod
     async def _load_settings(conn: AsyncConnection, user_id: str) -> SettingsView:
-        row = (await conn.execute(_SETTINGS_OF, {"b_user": user_id})).first()
+        row = (await _SETTINGS_OF.execute(conn, {"b_user": user_id})).first()
         if row is None:
             return DEFAULT_SETTINGS
         return SettingsView(

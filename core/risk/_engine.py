@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from nija.core import audit
 from nija.core.accounts import AccountService
 from nija.core.clock import Clock, SystemClock
+from nija.core.db import Prepared
 from nija.core.entitlements import Entitlements, PlanLimits, StaticEntitlements
 from nija.core.risk._interface import OrderRequest, RiskRejected
 from nija.core.risk._killswitch import GlobalKillSwitch
@@ -78,19 +79,19 @@ class _Statements:
         upsert = insert(risk_user_state)
         upsert = upsert.on_conflict_do_update(index_elements=["user_id"],
                                               set_={"updated_at": upsert.excluded.updated_at})
-        self.lock_user = upsert.returning(*risk_user_state.c)
+        self.lock_user = Prepared(upsert.returning(*risk_user_state.c))
         # ... with the bot's auto-disable stamp on the same row (NULL: enabled or unknown).
         disabled = select(risk_bot_state.c.disabled_at).where(risk_bot_state.c.bot_id == bindparam("b_bot"))
-        self.lock_user_and_bot = upsert.returning(*risk_user_state.c,
-                                                  disabled.scalar_subquery().label("bot_disabled_at"))
-        self.update_user = update(risk_user_state).where(risk_user_state.c.user_id == bindparam("b_user"))
+        self.lock_user_and_bot = Prepared(upsert.returning(*risk_user_state.c,
+                                                           disabled.scalar_subquery().label("bot_disabled_at")))
+        self.update_user = Prepared(update(risk_user_state).where(risk_user_state.c.user_id == bindparam("b_user")))
         bot = insert(risk_bot_state)
         # A success: claim the bot for the user if no one has (streak 0), or end the user's
         # streak; a row of another user is never touched.
-        self.bot_ok = bot.on_conflict_do_update(
+        self.bot_ok = Prepared(bot.on_conflict_do_update(
             index_elements=["bot_id"], set_={"consecutive_errors": 0, "updated_at": bot.excluded.updated_at},
             where=(risk_bot_state.c.user_id == bot.excluded.user_id) & (risk_bot_state.c.consecutive_errors != 0),
-        )
+        ))
 
 
 _STATEMENTS: dict[str, _Statements] = {}
@@ -197,7 +198,7 @@ class RiskEngine:
         check_order(request, usage, UserLimits.from_settings(settings), await self.plan(request.user_id), self.hard)
 
         opening = not request.reduce_only
-        await conn.execute(_statements(conn).update_user, dict(
+        await _statements(conn).update_user.execute(conn, dict(
             b_user=request.user_id,
             day=day,
             trades_today=usage.trades_today + 1,
@@ -220,8 +221,8 @@ class RiskEngine:
                       open_positions=0, exposure_usd=ZERO, peak_equity=None, last_equity=None, reduce_only=False,
                       kill_switch=False, updated_at=now)
         if bot_id:
-            return (await conn.execute(st.lock_user_and_bot, {**values, "b_bot": bot_id})).one()
-        return (await conn.execute(st.lock_user, values)).one()
+            return (await st.lock_user_and_bot.execute(conn, {**values, "b_bot": bot_id})).one()
+        return (await st.lock_user.execute(conn, values)).one()
 
     # ------------------------------------------------------------------ order-path feedback
     async def release_order(self, conn: AsyncConnection, request: OrderRequest) -> None:
@@ -254,7 +255,7 @@ class RiskEngine:
         now = self.clock.now_ms()
         row = await self._lock_user(conn, user_id, now // DAY_MS, now)
         same_day = row.day == now // DAY_MS
-        await conn.execute(_statements(conn).update_user, dict(
+        await _statements(conn).update_user.execute(conn, dict(
             b_user=user_id,
             open_positions=max(row.open_positions - slots, 0),
             exposure_usd=max(Decimal(row.exposure_usd) - exposure, ZERO),
@@ -280,7 +281,7 @@ class RiskEngine:
     async def _broker_result(self, conn: AsyncConnection, user_id: str, bot_id: str, ok: bool) -> bool:
         now = self.clock.now_ms()
         if ok:  # the common case, one statement: a success never disables
-            await conn.execute(_statements(conn).bot_ok, dict(bot_id=bot_id, user_id=user_id, consecutive_errors=0,
+            await _statements(conn).bot_ok.execute(conn, dict(bot_id=bot_id, user_id=user_id, consecutive_errors=0,
                                                                disabled_at=None, updated_at=now))
             return False
         insert = _insert(conn)

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nija.core import audit
 from nija.core.clock import Clock, SystemClock
+from nija.core.db import Prepared
 from nija.core.risk._tables import risk_kill_switch
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,8 @@ SUBJECT = "nija.control.killswitch"
 GLOBAL_ID = "global"
 # Read on every order (built once, executed with parameters: see trading/_orders.py).
 _READ = select(risk_kill_switch).where(risk_kill_switch.c.id == bindparam("b_id"))
-_READ_SHARED = _READ.with_for_update(read=True)
+_READ_PREPARED = Prepared(_READ)
+_READ_SHARED = Prepared(_READ.with_for_update(read=True))
 
 
 @dataclass(frozen=True)
@@ -110,8 +112,8 @@ class GlobalKillSwitch:
     async def read_locked(self, conn: AsyncConnection) -> KillSwitchView:
         """The persisted state, share-locked for the rest of the order's transaction (a
         concurrent :meth:`set` waits until that transaction ends)."""
-        query = _READ_SHARED if conn.dialect.name == "postgresql" else _READ
-        view = _view((await conn.execute(query, {"b_id": GLOBAL_ID})).first())
+        query = _READ_SHARED if conn.dialect.name == "postgresql" else _READ_PREPARED
+        view = _view((await query.execute(conn, {"b_id": GLOBAL_ID})).first())
         self._apply(view)
         return view
 

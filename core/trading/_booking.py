@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from nija.core.db import Prepared
 from nija.core.plugins.broker import VenueFill
 from nija.core.portfolio import Fill, Position, Side
 from nija.core.trading._events import EventWriter, position_message, trade_message
@@ -37,16 +38,16 @@ if TYPE_CHECKING:  # the order path imports this module
 ZERO = Decimal(0)
 
 # Built once, executed with parameters (see _orders.py).
-_POSITION_LOCKED = select(positions).where(positions.c.bot_id == bindparam("b_bot"),
-                                           positions.c.symbol == bindparam("b_symbol")).with_for_update()
-_UPDATE_POSITION = update(positions).where(positions.c.id == bindparam("b_id"))
-_INSERT_POSITION = positions.insert()
+_POSITION_LOCKED = Prepared(select(positions).where(positions.c.bot_id == bindparam("b_bot"),
+                                           positions.c.symbol == bindparam("b_symbol")).with_for_update())
+_UPDATE_POSITION = Prepared(update(positions).where(positions.c.id == bindparam("b_id")))
+_INSERT_POSITION = Prepared(positions.insert())
 _BALANCES_LOCKED = select(paper_balances.c.asset, paper_balances.c.total).where(
     paper_balances.c.account_key == bindparam("b_key"),
     paper_balances.c.asset.in_(bindparam("b_assets", expanding=True))).with_for_update()
-_SET_BALANCE = update(paper_balances).where(
+_SET_BALANCE = Prepared(update(paper_balances).where(
     paper_balances.c.account_key == bindparam("b_key"), paper_balances.c.asset == bindparam("b_asset"),
-).values(total=bindparam("b_total"), updated_at=bindparam("b_now"))
+).values(total=bindparam("b_total"), updated_at=bindparam("b_now")))
 
 
 class Booking:
@@ -73,7 +74,7 @@ class Booking:
         booked: list[dict] = []
         for f in venue_fills:
             fee_quote = fee_in_quote(f.fee, f.fee_asset, base, f.price)
-            prow = (await conn.execute(_POSITION_LOCKED, {"b_bot": order["bot_id"], "b_symbol": order["symbol"]})).first()
+            prow = (await _POSITION_LOCKED.execute(conn, {"b_bot": order["bot_id"], "b_symbol": order["symbol"]})).first()
             pos = Position(order["bot_id"], order["symbol"])
             if prow is not None:
                 pos.quantity, pos.avg_entry_price = prow.quantity, prow.average_entry
@@ -90,15 +91,15 @@ class Booking:
             )
             # The unique (account, venue fill id) decides "booked already" (nothing was written
             # for this fill before this statement, so skipping it leaves no trace).
-            if (await conn.execute(self._insert_fill_once(conn), fill_row)).rowcount == 0:
+            if (await self._insert_fill_once(conn).execute(conn, fill_row)).rowcount == 0:
                 continue
             pvalues = dict(quantity=pos.quantity, average_entry=pos.avg_entry_price, realized_pnl=pos.realized_pnl,
                            fees=pos.fees, mark_price=f.price, updated_at=writer.now_ms)
             if prow is None:
-                await conn.execute(_INSERT_POSITION, dict(id=str(uuid.uuid4()), user_id=order["user_id"],
+                await _INSERT_POSITION.execute(conn, dict(id=str(uuid.uuid4()), user_id=order["user_id"],
                                                           bot_id=order["bot_id"], symbol=order["symbol"], **pvalues))
             else:
-                await conn.execute(_UPDATE_POSITION, {"b_id": prow.id, **pvalues})
+                await _UPDATE_POSITION.execute(conn, {"b_id": prow.id, **pvalues})
             if account.paper:
                 await _add_balances(conn, account.key, balance_changes(f.side, f.amount, f.price, f.fee, f.fee_asset,
                                                                        base, quote), writer.now_ms)
@@ -119,8 +120,8 @@ class Booking:
                 from sqlalchemy.dialects.postgresql import insert
             else:
                 from sqlalchemy.dialects.sqlite import insert
-            stmt = self._fill_insert[name] = insert(fills).on_conflict_do_nothing(
-                index_elements=["account_key", "venue_fill_id"])
+            stmt = self._fill_insert[name] = Prepared(insert(fills).on_conflict_do_nothing(
+                index_elements=["account_key", "venue_fill_id"]))
         return stmt
 
     async def _release_position(self, conn: AsyncConnection, order: dict, before: Decimal, after: Decimal,
@@ -144,7 +145,7 @@ async def _add_balances(conn: AsyncConnection, account_key: str, changes: dict[s
     updates = [{"b_key": account_key, "b_asset": a, "b_total": current[a] + d, "b_now": now}
                for a, d in changes.items() if a in current]
     if updates:
-        await conn.execute(_SET_BALANCE, updates)
+        await _SET_BALANCE.execute(conn, updates)
     for asset, delta in changes.items():
         if asset not in current:
             await conn.execute(paper_balances.insert().values(account_key=account_key, asset=asset, total=delta,

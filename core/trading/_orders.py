@@ -44,6 +44,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from nija.core.db import Prepared
 from nija.core.errors import Unavailable
 from nija.core.money import decimal_to_str as decimal_str
 from nija.core.plugins.broker import (
@@ -72,22 +73,22 @@ USD_LIKE = frozenset({"USD", "USDT", "USDC", "BUSD", "DAI"})
 # The hot statements, built once: executing a prebuilt statement with parameters skips building
 # and cache-keying a new statement object on every call (SQLAlchemy still caches the compiled
 # form per dialect).
-_INSERT_ORDER = orders.insert()
+_INSERT_ORDER = Prepared(orders.insert())
 # Locked (PostgreSQL; SQLite's write unit already holds the database lock): risk and the
 # reduce-only check decide on this quantity, so a fill booked by another process must not
 # move it before this transaction ends. Taken first in the write-ahead, like booking takes it
 # before risk's row, so the two lock in the same order.
-_POSITION_QTY = select(positions.c.quantity).where(positions.c.bot_id == bindparam("b_bot"),
-                                                   positions.c.symbol == bindparam("b_symbol")).with_for_update()
-_ORDER_LOCKED = select(orders).where(orders.c.id == bindparam("b_id")).with_for_update()
-_UPDATE_ORDER = update(orders).where(orders.c.id == bindparam("b_id"))
-_BALANCES = select(paper_balances.c.asset, paper_balances.c.total).where(
-    paper_balances.c.account_key == bindparam("b_key"))
-_ORDER_BY_CID = select(orders).where(orders.c.account_key == bindparam("b_key"),
-                                    orders.c.client_order_id == bindparam("b_cid")).with_for_update()
-_ORDER_BY_VENUE_ID = select(orders).where(orders.c.account_key == bindparam("b_key"),
-                                         orders.c.venue_order_id == bindparam("b_vid")).with_for_update()
-_FILLS_OF = select(fills.c.amount, fills.c.price, fills.c.fee_quote).where(fills.c.order_id == bindparam("b_id"))
+_POSITION_QTY = Prepared(select(positions.c.quantity).where(positions.c.bot_id == bindparam("b_bot"),
+                                                   positions.c.symbol == bindparam("b_symbol")).with_for_update())
+_ORDER_LOCKED = Prepared(select(orders).where(orders.c.id == bindparam("b_id")).with_for_update())
+_UPDATE_ORDER = Prepared(update(orders).where(orders.c.id == bindparam("b_id")))
+_BALANCES = Prepared(select(paper_balances.c.asset, paper_balances.c.total).where(
+    paper_balances.c.account_key == bindparam("b_key")))
+_ORDER_BY_CID = Prepared(select(orders).where(orders.c.account_key == bindparam("b_key"),
+                                    orders.c.client_order_id == bindparam("b_cid")).with_for_update())
+_ORDER_BY_VENUE_ID = Prepared(select(orders).where(orders.c.account_key == bindparam("b_key"),
+                                         orders.c.venue_order_id == bindparam("b_vid")).with_for_update())
+_FILLS_OF = Prepared(select(fills.c.amount, fills.c.price, fills.c.fee_quote).where(fills.c.order_id == bindparam("b_id")))
 
 
 @dataclass(frozen=True)
@@ -183,14 +184,14 @@ class OrderManager:
     async def _equity_usd(self, conn: AsyncConnection, account: Account) -> Decimal:
         if not account.paper:
             return ZERO  # live equity comes from the venue; risk sizes against its own state then
-        rows = (await conn.execute(_BALANCES, {"b_key": account.key})).all()
+        rows = (await _BALANCES.execute(conn, {"b_key": account.key})).all()
         return sum(((r.total * (self._usd(r.asset) or ZERO)) for r in rows), ZERO)
 
     async def _transition(self, conn, writer: EventWriter, order: dict, target: OrderState, **values) -> dict:
         check_transition(OrderState(order["state"]), target)
         values.update(state=target.value, updated_at=writer.now_ms)
         # SET takes the columns named by the parameters.
-        await conn.execute(_UPDATE_ORDER, {"b_id": order["id"], **values})
+        await _UPDATE_ORDER.execute(conn, {"b_id": order["id"], **values})
         order = {**order, **values}
         writer.stage(order["user_id"], "orders", order_message(order))
         return order
@@ -332,7 +333,7 @@ class OrderManager:
                               live_equity: Decimal | None) -> dict:
         """Risk counts the order and its row is inserted as ``submitted``, in ``conn``."""
         now = writer.now_ms
-        pos = (await conn.execute(_POSITION_QTY, {"b_bot": intent.bot_id, "b_symbol": intent.symbol})).first()
+        pos = (await _POSITION_QTY.execute(conn, {"b_bot": intent.bot_id, "b_symbol": intent.symbol})).first()
         opens = pos is None or pos.quantity == 0
         if intent.reduce_only:
             # Reduce-only is enforced here, on the bot's own book, whatever the venue offers.
@@ -350,7 +351,7 @@ class OrderManager:
         # in between). "submitted" is persisted before the broker is called: after a crash
         # this row says "maybe sent", and only a fetch by client order id settles it.
         check_transition(OrderState.NEW, OrderState.SUBMITTED)
-        await conn.execute(_INSERT_ORDER, order)
+        await _INSERT_ORDER.execute(conn, order)
         writer.stage(order["user_id"], "orders", order_message(order))
         return order
 
@@ -359,7 +360,7 @@ class OrderManager:
         writer = EventWriter(now)
         order = _new_order_row(intent, account, cid, now, OrderState.REJECTED, reason)
         async with self.db.transaction() as conn:
-            await conn.execute(_INSERT_ORDER, order)
+            await _INSERT_ORDER.execute(conn, order)
             await writer.add(conn, order["user_id"], "orders", order_message(order))
         return order, writer.pending
 
@@ -488,9 +489,9 @@ class OrderManager:
             writer = EventWriter(self.clock.now_ms())
             async with self._book_lock(account.key), self.db.transaction(write=True, durable=durable) as conn:
                 if f.client_order_id:
-                    r = (await conn.execute(_ORDER_BY_CID, {"b_key": account.key, "b_cid": f.client_order_id})).first()
+                    r = (await _ORDER_BY_CID.execute(conn, {"b_key": account.key, "b_cid": f.client_order_id})).first()
                 else:
-                    r = (await conn.execute(_ORDER_BY_VENUE_ID, {"b_key": account.key, "b_vid": f.order_id})).first()
+                    r = (await _ORDER_BY_VENUE_ID.execute(conn, {"b_key": account.key, "b_vid": f.order_id})).first()
                 if r is None:
                     log.warning("fill %s of unknown order %s on %s: flagged, not booked", f.fill_id, f.order_id,
                                 account.key)
@@ -524,7 +525,7 @@ class OrderManager:
     async def _settle_once(self, order: dict, account: Account, venue: VenueOrder, venue_fills: list[VenueFill]) -> dict:
         writer = EventWriter(self.clock.now_ms())
         async with self.db.transaction(write=True) as conn:
-            current = _row((await conn.execute(_ORDER_LOCKED, {"b_id": order["id"]})).first())
+            current = _row((await _ORDER_LOCKED.execute(conn, {"b_id": order["id"]})).first())
             result = await self._settle_in(conn, writer, current, account, venue, venue_fills)
             await writer.write(conn)
         self.relay.post(writer.pending)
@@ -539,7 +540,7 @@ class OrderManager:
         if fresh:
             rows = [(f["amount"], f["price"], f["fee_quote"]) for f in booked]
         else:
-            rows = [tuple(r) for r in (await conn.execute(_FILLS_OF, {"b_id": current["id"]})).all()]
+            rows = [tuple(r) for r in (await _FILLS_OF.execute(conn, {"b_id": current["id"]})).all()]
         filled = sum((a for a, _, _ in rows), ZERO)
         fee = sum((q for _, _, q in rows), ZERO)
         avg = (sum((a * p for a, p, _ in rows), ZERO) / filled) if filled else venue.average
@@ -552,7 +553,7 @@ class OrderManager:
         if state.final:
             return current
         if target == state and target != OrderState.PARTIALLY_FILLED and current["filled"] == filled:
-            await conn.execute(_UPDATE_ORDER, {"b_id": current["id"], **values})
+            await _UPDATE_ORDER.execute(conn, {"b_id": current["id"], **values})
             return {**current, **values}
         if target == OrderState.PARTIALLY_FILLED and state == OrderState.PARTIALLY_FILLED and current["filled"] == filled:
             return current

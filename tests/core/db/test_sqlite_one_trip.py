@@ -63,31 +63,61 @@ async def test_an_unfinished_transaction_is_rolled_back_when_the_connection_retu
     assert mode == 1  # NORMAL (WAL): see docs/trading.md, "Durability and latency"
 
 
-async def test_a_write_unit_takes_the_lock_in_its_first_statements_trip(db, tmp_path):
+async def test_a_write_unit_takes_a_free_lock_at_begin_without_a_trip(db, tmp_path):
     import sqlite3
 
     other = sqlite3.connect(tmp_path / "one-trip.db", timeout=0)  # another writer, never waiting
     try:
         async with db.transaction(write=True) as conn:
             raw, original, trips = await _count_trips(conn)
-            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0  # a read first
             with pytest.raises(sqlite3.OperationalError, match="locked"):
-                other.execute("BEGIN IMMEDIATE")  # already held: taken before the read
+                other.execute("BEGIN IMMEDIATE")  # already held: taken at begin, before any read
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0
             await conn.execute(text("INSERT INTO t (v) VALUES ('w')"))
             await conn.execute(text("INSERT INTO t (v) VALUES (:v)"), [{"v": "x"}, {"v": "y"}])
             assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 3
-        # BEGIN IMMEDIATE rode on the read's trip; with the lock held, the other statements
-        # and the COMMIT ran on the loop's thread (no trip).
-        assert trips == ["_run"]
+        # The lock was free: BEGIN IMMEDIATE, every statement and the COMMIT ran on the loop's
+        # thread, and the pool's reset at check-in (nothing open) made no trip either.
+        assert trips == []
         raw._execute = original
         other.execute("BEGIN IMMEDIATE")  # released at commit
         other.rollback()
         async with db.transaction(write=True):
-            pass  # a unit that runs no statement takes no lock, and leaves nothing pending
+            pass  # a unit that runs no statement ends with its commit: nothing stays locked
+        other.execute("BEGIN IMMEDIATE")
+        other.rollback()
         async with db.transaction() as conn:  # the same pooled connection: a plain read unit
             assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 3
             other.execute("BEGIN IMMEDIATE")  # not locked by that read
             other.rollback()
+    finally:
+        other.close()
+
+
+async def test_a_write_unit_waits_for_a_held_lock_in_its_first_statements_trip(db, tmp_path):
+    import asyncio
+    import sqlite3
+
+    other = sqlite3.connect(tmp_path / "one-trip.db", timeout=0, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # held by another writer when the unit begins
+    asyncio.get_running_loop().call_later(0.2, other.rollback)  # ... and released a bit later
+    try:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        async with db.transaction(write=True) as conn:
+            raw, original, trips = await _count_trips(conn)
+            # The inline attempt failed at once (busy_timeout 0 for it); the first statement's
+            # trip took the lock in aiosqlite's thread, waiting there, not on the loop.
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+            assert loop.time() - started >= 0.15
+            await conn.execute(text("INSERT INTO t (v) VALUES ('after')"))  # inline from here on
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        assert trips == ["_run"]
+        raw._execute = original
+        async with db.engine.connect() as conn:
+            busy = (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar()
+        assert busy == 10000  # the inline attempt put the connection's timeout back
     finally:
         other.close()
 
@@ -109,7 +139,7 @@ async def test_a_write_unit_that_streams_first_takes_the_lock_before_the_stream(
 async def test_a_failed_inline_statement_rolls_the_unit_back(db):
     with pytest.raises(IntegrityError):
         async with db.transaction(write=True) as conn:
-            await conn.execute(text("INSERT INTO t (v) VALUES ('a')"))  # takes the lock (a trip)
+            await conn.execute(text("INSERT INTO t (v) VALUES ('a')"))
             await conn.execute(text("INSERT INTO t (v) VALUES ('b')"))  # inline
             await conn.execute(text("INSERT INTO t (v) VALUES ('a')"))  # inline, refused
     async with db.transaction(write=True) as conn:  # nothing of it stayed; the next unit works
