@@ -94,6 +94,17 @@ def install(dbapi_conn) -> bool:
     return True
 
 
+def begun_connection(dbapi_conn):
+    """``dbapi_conn`` when a statement may go to asyncpg directly: a :class:`FewTripConnection`
+    whose unit has begun (its ``BEGIN`` was the pre-ping) and with nothing in flight; else
+    None (``core/db/_prepared.py``)."""
+    if AsyncAdapt_asyncpg_connection is None or type(dbapi_conn) is not FewTripConnection:
+        return None
+    if type(dbapi_conn._transaction) is not _Transaction or dbapi_conn._execute_mutex.locked():
+        return None
+    return dbapi_conn
+
+
 def relax_commit(dbapi_conn) -> bool:
     """Commit the unit open on ``dbapi_conn`` without waiting for the WAL flush, in the COMMIT's
     own trip. False when that unit was not begun here (the caller sends ``SET LOCAL`` itself)."""

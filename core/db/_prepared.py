@@ -22,6 +22,7 @@ of parameter names for the life of the :class:`Prepared`.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from operator import itemgetter
 from typing import Any, Mapping, Sequence
@@ -29,7 +30,9 @@ from typing import Any, Mapping, Sequence
 from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from nija.core.db import _sqlite
+from nija.core.db import _postgres, _sqlite
+
+_STATUS = re.compile(r"(?:SELECT|UPDATE|DELETE|INSERT \d+) (\d+)")
 
 
 class _Row(tuple):
@@ -71,10 +74,11 @@ class _Result:
 
 
 class _Plan:
-    __slots__ = ("sql", "names", "binds", "row_cls", "results", "construct")
+    __slots__ = ("sql", "names", "binds", "row_cls", "types", "results", "construct", "dialect")
 
     def __init__(self, compiled) -> None:
         self.sql = compiled.string
+        self.dialect = compiled.dialect
         self.names = list(compiled.positiontup or ())
         processors = compiled._bind_processors
         self.binds = [processors.get(name) for name in self.names]
@@ -84,10 +88,18 @@ class _Plan:
             fields = tuple(c.keyname for c in columns)
             attributes = {name: property(itemgetter(i)) for i, name in enumerate(fields) if name.isidentifier()}
             self.row_cls = type("Row", (_Row,), {"__slots__": (), "_fields": fields, **attributes})
-            self.results = [c.type._cached_result_processor(compiled.dialect, None) for c in columns]
+            self.types = [c.type for c in columns]
+            # SQLite's cursor reports no column types; asyncpg's do (see result_processors).
+            self.results = (self.result_processors(compiled.dialect, [None] * len(columns))
+                            if compiled.dialect.name == "sqlite" else None)
         else:
             self.row_cls = None
+            self.types = []
             self.results = []
+
+    def result_processors(self, dialect, coltypes: Sequence) -> list:
+        """The processors SQLAlchemy applies to each column, for the driver's column types."""
+        return [t._cached_result_processor(dialect, coltype) for t, coltype in zip(self.types, coltypes)]
 
     def args(self, params: Mapping[str, Any]) -> tuple:
         values = self.construct(params)
@@ -111,7 +123,7 @@ def _plain(compiled) -> bool:
 
 
 class Prepared:
-    """``statement`` compiled once per set of parameter names; see the module doc.
+    """``statement`` compiled once per dialect and set of parameter names; see the module doc.
 
     ``await prepared.execute(conn, params)`` behaves like ``await conn.execute(statement,
     params)`` for what the result offers: ``first()``, ``all()``, ``one()``, ``scalar()``,
@@ -126,7 +138,7 @@ class Prepared:
         self._plans: dict[tuple, _Plan | None] = {}
 
     def _plan(self, dialect, keys: tuple, many: bool) -> _Plan | None:
-        key = (keys, many)
+        key = (type(dialect), dialect.paramstyle, keys, many)
         try:
             return self._plans[key]
         except KeyError:
@@ -138,9 +150,16 @@ class Prepared:
 
     async def execute(self, conn: AsyncConnection, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None):
         sync = conn.sync_connection
-        raw = None
-        if sync is not None and conn.dialect.name == "sqlite":
-            raw = _sqlite.inline_connection(sync.connection.dbapi_connection)
+        if sync is None:
+            return await conn.execute(self.statement, params)
+        dbapi_conn = sync.connection.dbapi_connection
+        name = conn.dialect.name
+        if name == "sqlite":
+            raw = _sqlite.inline_connection(dbapi_conn)
+        elif name == "postgresql":
+            raw = _postgres.begun_connection(dbapi_conn)
+        else:
+            raw = None
         if raw is None:
             return await conn.execute(self.statement, params)
         many = isinstance(params, (list, tuple))
@@ -150,6 +169,8 @@ class Prepared:
         plan = self._plan(conn.dialect, tuple(sorted(first)), many)
         if plan is None:
             return await conn.execute(self.statement, params)
+        if name == "postgresql":
+            return await self._asyncpg(conn, raw, plan, params, first, many)
         cur = raw.cursor()
         try:
             if many:
@@ -166,3 +187,30 @@ class Prepared:
             raise exc.DBAPIError.instance(plan.sql, args, error, sqlite3.Error) from error
         finally:
             cur.close()
+
+    @staticmethod
+    async def _asyncpg(conn: AsyncConnection, adapter, plan: _Plan, params, first, many: bool):
+        """The statement on the unit's asyncpg connection, through SQLAlchemy's own cache of
+        prepared statements (what its cursor does, without the execution machinery)."""
+        args: Any = None
+        try:
+            async with adapter._execute_mutex:
+                if many:
+                    args = [plan.args(p) for p in params]
+                    await adapter._connection.executemany(plan.sql, args)
+                    return _Result([], -1)
+                args = plan.args(first)
+                statement, attributes = await adapter._prepare(
+                    plan.sql, getattr(conn.dialect, "_invalidate_schema_cache_asof", 0))
+                if plan.results is None and plan.types:
+                    plan.results = plan.result_processors(conn.dialect, [a.type.oid for a in attributes])
+                fetched = await statement.fetch(*args)
+                match = _STATUS.match(statement.get_statusmsg() or "")
+                return _Result(plan.rows(fetched), int(match.group(1)) if match else -1)
+        except Exception as error:  # noqa: BLE001 - mapped below like SQLAlchemy's cursor maps it
+            dbapi = conn.dialect.loaded_dbapi
+            try:
+                adapter._handle_exception(error)  # raises the adapter's DBAPI-style error
+            except dbapi.Error as mapped:
+                raise exc.DBAPIError.instance(plan.sql, args, mapped, dbapi.Error) from error
+            raise

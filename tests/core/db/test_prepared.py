@@ -1,6 +1,6 @@
 """core/db/_prepared.py: a Prepared statement gives what conn.execute gives (values, types,
-rowcount, errors), runs on sqlite3 directly inside a SQLite write unit, and goes through
-SQLAlchemy everywhere else (SQLite and PostgreSQL)."""
+rowcount, errors), runs on the driver directly inside a SQLite write unit and a begun
+PostgreSQL unit, and goes through SQLAlchemy everywhere else."""
 
 from __future__ import annotations
 
@@ -67,10 +67,13 @@ async def test_results_and_types_match_conn_execute(db):
     assert row.max_position_size == Decimal("123.45678901") and isinstance(row.max_position_size, Decimal)
     assert row.allowed_pairs == ["ETH/BTC", "LTC/BTC"] and row.notifications_enabled is True
     assert row.max_daily_loss_usd is None and missing is None and tuple(one) == tuple(row) and scalar == uid
-    if db.is_sqlite:
-        assert seen.count == 0  # inside the SQLite write unit: sqlite3 directly, no SQLAlchemy execution
-    else:
-        assert seen.count == 4  # PostgreSQL: every statement through conn.execute
+    # Inside the unit (SQLite: holding the write lock; PostgreSQL: begun by the pre-ping) every
+    # statement went to the driver directly, none through SQLAlchemy's execution.
+    assert seen.count == 0
+    with CursorEvents(db) as seen:
+        async with db.transaction() as conn:  # SQLite: a unit that holds no lock goes through conn.execute
+            again = (await SETTINGS_OF.execute(conn, {"b_user": uid})).first()
+    assert tuple(again) == tuple(expected) and seen.count == (1 if db.is_sqlite else 0)
 
 
 async def test_writes_rowcounts_and_many(db):
