@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 
 try:  # SQLAlchemy's private adapter class: checked, never required
     from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
-    from sqlalchemy.util.concurrency import await_
 except ImportError:  # pragma: no cover - another SQLAlchemy layout
     AsyncAdapt_asyncpg_connection = None  # type: ignore[assignment,misc]
 
