@@ -99,6 +99,9 @@ class TradingEngine:
         #: Back-off (seconds) between attempts to resume a bot whose venue could not be reached
         #: at start-up (network, 5xx, 429); the bot waits in state ``waiting`` meanwhile.
         self.resume_retry_delays: tuple[float, ...] = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0)
+        #: Accounts opened at once when resuming after a restart (a venue that hangs holds up
+        #: its own account's bots, not the others').
+        self.resume_concurrency = 8
         self._resume_retries: dict[str, asyncio.Task] = {}
 
     # ------------------------------------------------------------------------ accounts
@@ -347,8 +350,24 @@ class TradingEngine:
         cursors = [r["cursor"] for r in rows if r["cursor"] is not None]
         if cursors and self.feed.now_ms is None:
             self.feed.now_ms = max(cursors)
+        # Each account's bots one after another (they share its one reconciliation), up to
+        # resume_concurrency accounts at a time: a venue that does not answer delays the start
+        # by its own timeouts once, not once more for every account behind it.
+        by_account: dict[str, list[dict]] = {}
         for row in rows:
-            await self._resume_bot(row, 0)
+            key = f"paper:{row['user_id']}" if row["paper"] else f"connection:{row['broker_connection_id']}"
+            by_account.setdefault(key, []).append(row)
+        slots = asyncio.Semaphore(self.resume_concurrency)
+
+        async def resume_account(group: list[dict]) -> None:
+            async with slots:
+                for row in group:
+                    await self._resume_bot(row, 0)
+
+        outcomes = await asyncio.gather(*(resume_account(g) for g in by_account.values()), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def _resume_bot(self, row: dict, attempt: int) -> None:
         try:

@@ -143,6 +143,9 @@ class LiveFeed:  # implements nija.core.trading._marketdata.MarketFeed
         self._exchange = None
         self._markets_lock = asyncio.Lock()
         self._streams: dict[tuple[str, str], _Stream] = {}
+        # Subscriptions one at a time: two bots starting (or resuming) on one market at once
+        # must share one stream, not each start a poller.
+        self._subscribing = asyncio.Lock()
         self._usd_markets: dict[str, str] = {}  # asset -> "ASSET/USDT" listed on the venue
         self._usd_last: dict[str, Decimal] = {}
         self._usd_task: asyncio.Task | None = None
@@ -224,6 +227,10 @@ class LiveFeed:  # implements nija.core.trading._marketdata.MarketFeed
         Unavailable
             The venue could not be reached (after retries).
         """
+        async with self._subscribing:
+            await self._subscribe(keys)
+
+    async def _subscribe(self, keys: Sequence[tuple[str, str]]) -> None:
         markets = await self._markets()
         venue = self._venue()
         for symbol, tf in keys:

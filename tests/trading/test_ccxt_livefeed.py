@@ -137,6 +137,17 @@ async def test_the_venue_is_asked_only_when_a_candle_is_due(sim, feed, clock):
     assert polls() > before
 
 
+async def test_bots_subscribing_to_one_market_at_once_share_one_poller(sim, feed, clock):
+    """Bots starting (or resuming side by side) on one market at once: one poller, each
+    candle once."""
+    await asyncio.gather(*(feed.subscribe([("ETH/BTC", "1m")]) for _ in range(3)))
+    pollers = [t for t in asyncio.all_tasks() if t.get_name() == "marketdata-binance-ETH/BTC-1m"]
+    assert len(pollers) == 1
+    closed = await advance(sim, "0.1", clock)
+    await until(lambda: _times(feed)[-1] == closed, "the next candle")
+    assert _times(feed).count(closed) == 1
+
+
 async def test_5xx_and_429_are_retried_and_no_candle_is_lost_or_doubled(sim, feed, clock, caplog):
     await feed.subscribe([("ETH/BTC", "1m")])
     sim.inject("GET", "/api/v3/klines", "500", times=3)

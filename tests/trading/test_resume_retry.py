@@ -37,8 +37,9 @@ async def sim(monkeypatch):
     await venue.stop()
 
 
-async def _live_bot_then_restart(sim, db, tmp_path, engines, retry_delays):
-    """A running live bot, its engine stopped, the venue down, a new engine resumed."""
+async def _live_bot(sim, db, tmp_path, engines, retry_delays):
+    """A running live bot whose engine was closed; returns (a maker of new engines, the user,
+    the bot id)."""
     vault = CredentialVault(db, SystemClock(), MasterKeys.load(tmp_path), validate_keys)
     user = await make_user(db)
     conn = await vault.add(user, broker="ccxt", exchange="binance", api_key=sim.api_key, secret=sim.secret)
@@ -57,10 +58,16 @@ async def _live_bot_then_restart(sim, db, tmp_path, engines, retry_delays):
                                 paper=False, connection_id=conn.id)
     assert bot["state"] == "running"
     await first.close()
+    return engine, user, bot["id"]
+
+
+async def _live_bot_then_restart(sim, db, tmp_path, engines, retry_delays):
+    """A running live bot, its engine stopped, the venue down, a new engine resumed."""
+    engine, user, bot_id = await _live_bot(sim, db, tmp_path, engines, retry_delays)
     await sim.stop()  # the venue is down while NIJA restarts
     restarted = engine()
     await restarted.resume()
-    return restarted, user, bot["id"]
+    return restarted, user, bot_id
 
 
 async def _state(engine: TradingEngine, user: str, bot_id: str) -> tuple[str, str | None]:
@@ -123,3 +130,40 @@ async def test_a_venue_that_hangs_holds_up_only_its_own_account(sim, db, tmp_pat
             writer.close()
         blackhole.close()
         await blackhole.wait_closed()
+
+
+async def _blackhole(port: int):
+    """A server on ``port`` that accepts connections and never answers."""
+    hung: list[asyncio.StreamWriter] = []
+
+    async def never_answer(reader, writer):
+        hung.append(writer)
+        await reader.read()  # holds the connection until the client gives up
+
+    return await asyncio.start_server(never_answer, "127.0.0.1", port), hung
+
+
+async def test_a_venue_that_hangs_at_restart_holds_up_only_its_own_accounts_bots(sim, db, tmp_path, engines):
+    """Resuming after a restart opens accounts side by side: another user's paper bot resumes
+    while the live account's venue accepts the connection and never answers."""
+    engine, user, bot_id = await _live_bot(sim, db, tmp_path, engines, (0.2,))
+    other = await make_user(db)
+    paper = await engine().start_bot(user_id=other, strategy="apex", params={}, markets=["ETH/BTC"],
+                                     timeframe="5m", paper=True)  # resumed after the live bot (row order)
+    await engines[-1].close()
+    await sim.stop()
+    blackhole, hung = await _blackhole(sim.port)
+    try:
+        restarted = engine()
+        resuming = asyncio.create_task(restarted.resume())
+        await until(lambda: paper["id"] in restarted.running(), "the paper bot resumed", timeout=10)
+        assert hung and not resuming.done()  # the live account is still waiting on its venue
+    finally:
+        for writer in hung:
+            writer.close()
+        blackhole.close()
+        await blackhole.wait_closed()
+    await asyncio.wait_for(resuming, 30)
+    assert (await _state(restarted, user, bot_id))[0] in ("waiting", "error")
+    await restarted.stop_bot(user, bot_id)
+    await restarted.stop_bot(other, paper["id"])
