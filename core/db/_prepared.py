@@ -1,23 +1,28 @@
-"""Hot statements compiled once and, inside a SQLite write unit, run on sqlite3 directly.
+"""Hot statements compiled once and run on the driver directly inside a write unit.
 
 A statement executed through ``AsyncConnection.execute`` costs about 23 µs of SQLAlchemy's
 machinery (greenlet hand-off, compiled-cache lookup, execution context, result set-up) even
 when the statement runs inline on the event loop (``_sqlite``), where sqlite3 itself needs
 about 1 µs. The order path runs about 20 statements per signal, so that machinery was a large
 share of its latency. :class:`Prepared` keeps SQLAlchemy's compilation and its type processing
-(the bind and result processors of the columns' types, ``Dec`` included) and skips the rest,
-only where nothing else can differ:
+(the bind and result processors of the columns' types, ``Dec`` and JSON included) and skips
+the rest, only where nothing else can differ:
 
-- a SQLite write unit that already holds the write lock (``_sqlite.inline_connection``); its
-  first statement, every other unit, and PostgreSQL go through ``conn.execute`` unchanged;
-- statements without Python-side column defaults or expanding (``IN``) parameters (checked once per compiled form; such a statement always takes
-  ``conn.execute``).
+- SQLite: a write unit that already holds the write lock (``_sqlite.inline_connection``); the
+  statement runs on the sqlite3 connection.
+- PostgreSQL: a unit whose transaction the pre-ping began (``_postgres.begun_connection``); the
+  statement runs on the asyncpg connection through SQLAlchemy's own cache of prepared
+  statements, as its cursor does.
+- Statements without Python-side column defaults or expanding (``IN``) parameters (checked
+  once per compiled form).
 
-Errors are SQLAlchemy's classes (``IntegrityError`` for a unique conflict), as from
-``conn.execute``. Statements run this way do not fire SQLAlchemy's cursor events.
+Everything else (other units, a unit's first statement that had to wait for SQLite's lock,
+other statements) goes through ``conn.execute`` unchanged. Errors are SQLAlchemy's classes
+(``IntegrityError`` for a unique conflict), as from ``conn.execute``. Statements run this way
+do not fire SQLAlchemy's cursor events.
 
-Only for statements built once (module level): a compiled form is kept per statement and set
-of parameter names for the life of the :class:`Prepared`.
+Only for statements built once (module level): a compiled form is kept per dialect and set of
+parameter names for the life of the :class:`Prepared`.
 """
 
 from __future__ import annotations
@@ -74,11 +79,10 @@ class _Result:
 
 
 class _Plan:
-    __slots__ = ("sql", "names", "binds", "row_cls", "types", "results", "construct", "dialect")
+    __slots__ = ("sql", "names", "binds", "row_cls", "types", "results", "construct")
 
     def __init__(self, compiled) -> None:
         self.sql = compiled.string
-        self.dialect = compiled.dialect
         self.names = list(compiled.positiontup or ())
         processors = compiled._bind_processors
         self.binds = [processors.get(name) for name in self.names]
@@ -128,7 +132,7 @@ class Prepared:
     ``await prepared.execute(conn, params)`` behaves like ``await conn.execute(statement,
     params)`` for what the result offers: ``first()``, ``all()``, ``one()``, ``scalar()``,
     ``rowcount``, rows with attributes and ``_mapping``. ``params`` may be a list of dicts
-    (executemany; ``rowcount`` is then sqlite3's).
+    (executemany; ``rowcount`` is then the driver's: -1 on PostgreSQL, as through SQLAlchemy).
     """
 
     __slots__ = ("statement", "_plans")
