@@ -42,9 +42,10 @@ _POSITION_LOCKED = Prepared(select(positions).where(positions.c.bot_id == bindpa
                                            positions.c.symbol == bindparam("b_symbol")).with_for_update())
 _UPDATE_POSITION = Prepared(update(positions).where(positions.c.id == bindparam("b_id")))
 _INSERT_POSITION = Prepared(positions.insert())
-_BALANCES_LOCKED = select(paper_balances.c.asset, paper_balances.c.total).where(
-    paper_balances.c.account_key == bindparam("b_key"),
-    paper_balances.c.asset.in_(bindparam("b_assets", expanding=True))).with_for_update()
+# Every asset of the account (a paper account holds a handful), not an IN list of the two a
+# fill moves: an IN list is expanded per execution, which Prepared leaves to SQLAlchemy.
+_BALANCES_LOCKED = Prepared(select(paper_balances.c.asset, paper_balances.c.total).where(
+    paper_balances.c.account_key == bindparam("b_key")).with_for_update())
 _SET_BALANCE = Prepared(update(paper_balances).where(
     paper_balances.c.account_key == bindparam("b_key"), paper_balances.c.asset == bindparam("b_asset"),
 ).values(total=bindparam("b_total"), updated_at=bindparam("b_now")))
@@ -137,11 +138,11 @@ class Booking:
 
 async def _add_balances(conn: AsyncConnection, account_key: str, changes: dict[str, Decimal], now: int) -> None:
     """Add ``changes`` (asset -> delta) to the account's paper balances: one locked read of the
-    assets involved, one batched update, an insert for an asset the account never held."""
+    account's balances, one batched update, an insert for an asset the account never held."""
     if not changes:
         return
-    current = {r.asset: r.total for r in (await conn.execute(
-        _BALANCES_LOCKED, {"b_key": account_key, "b_assets": sorted(changes)})).all()}
+    current = {r.asset: r.total for r in (await _BALANCES_LOCKED.execute(conn, {"b_key": account_key})).all()
+               if r.asset in changes}
     updates = [{"b_key": account_key, "b_asset": a, "b_total": current[a] + d, "b_now": now}
                for a, d in changes.items() if a in current]
     if updates:
