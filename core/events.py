@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Protocol
+from typing import Protocol, Sequence
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +20,11 @@ STREAM_SUBJECTS = ["nija.user.>", "nija.market.>", "nija.control.>", "nija.billi
 class EventBus(Protocol):
     async def publish(self, subject: str, payload: bytes, *, event_id: str | None = None) -> None:
         """Publish durably; ``event_id`` de-duplicates retries (JetStream Nats-Msg-Id)."""
+
+    async def publish_batch(self, events: Sequence[tuple[str, bytes, str | None]]) -> None:
+        """Publish ``(subject, payload, event_id)`` in this order and return once every one was
+        acknowledged; raise if any was not (the caller publishes the whole batch again: the
+        event ids de-duplicate what was stored)."""
 
     async def ping(self) -> None:
         """Raise if the bus is not usable right now."""
@@ -54,6 +59,23 @@ class NatsEventBus:
             raise RuntimeError("NatsEventBus.publish before connect()")
         headers = {"Nats-Msg-Id": event_id} if event_id else None
         await self._js.publish(subject, payload, headers=headers)
+
+    async def publish_batch(self, events: Sequence[tuple[str, bytes, str | None]], *, timeout: float = 5.0) -> None:
+        """All of ``events`` sent back to back on the one connection (so JetStream stores them in
+        this order), then their acks awaited together: one round trip for the batch instead of
+        one per event."""
+        if self._js is None:
+            raise RuntimeError("NatsEventBus.publish_batch before connect()")
+        acks = []
+        try:
+            for subject, payload, event_id in events:
+                headers = {"Nats-Msg-Id": event_id} if event_id else None
+                acks.append(await self._js.publish_async(subject, payload, headers=headers))
+            await asyncio.wait_for(asyncio.gather(*acks), timeout)
+        finally:
+            for ack in acks:  # after a failure, nothing is left waiting for the others
+                if not ack.done():
+                    ack.cancel()
 
     async def ping(self) -> None:
         if self._nc is None or not self._nc.is_connected:

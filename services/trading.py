@@ -115,6 +115,11 @@ class _LazyBus:
             raise ConnectionError("no event bus connected")
         await self.platform.bus.publish(subject, payload, event_id=event_id)
 
+    async def publish_batch(self, events) -> None:
+        if self.platform.bus is None:
+            raise ConnectionError("no event bus connected")
+        await self.platform.bus.publish_batch(events)
+
 
 def _s(value: Decimal | None) -> str:
     return "" if value is None else decimal_to_str(value)
