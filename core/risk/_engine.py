@@ -282,7 +282,7 @@ class RiskEngine:
         now = self.clock.now_ms()
         if ok:  # the common case, one statement: a success never disables
             await _statements(conn).bot_ok.execute(conn, dict(bot_id=bot_id, user_id=user_id, consecutive_errors=0,
-                                                               disabled_at=None, updated_at=now))
+                                                              disabled_at=None, updated_at=now))
             return False
         insert = _insert(conn)
         await conn.execute(

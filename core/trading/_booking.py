@@ -38,8 +38,8 @@ if TYPE_CHECKING:  # the order path imports this module
 ZERO = Decimal(0)
 
 # Built once, executed with parameters (see _orders.py).
-_POSITION_LOCKED = Prepared(select(positions).where(positions.c.bot_id == bindparam("b_bot"),
-                                           positions.c.symbol == bindparam("b_symbol")).with_for_update())
+_POSITION_LOCKED = Prepared(select(positions).where(
+    positions.c.bot_id == bindparam("b_bot"), positions.c.symbol == bindparam("b_symbol")).with_for_update())
 _UPDATE_POSITION = Prepared(update(positions).where(positions.c.id == bindparam("b_id")))
 _INSERT_POSITION = Prepared(positions.insert())
 # Every asset of the account (a paper account holds a handful), not an IN list of the two a

@@ -70,25 +70,25 @@ log = logging.getLogger(__name__)
 ZERO = Decimal(0)
 USD_LIKE = frozenset({"USD", "USDT", "USDC", "BUSD", "DAI"})
 
-# The hot statements, built once: executing a prebuilt statement with parameters skips building
-# and cache-keying a new statement object on every call (SQLAlchemy still caches the compiled
-# form per dialect).
+# The hot statements, built once and executed with parameters through Prepared
+# (core/db/_prepared.py: compiled once per dialect, run on the driver inside a write unit).
 _INSERT_ORDER = Prepared(orders.insert())
 # Locked (PostgreSQL; SQLite's write unit already holds the database lock): risk and the
 # reduce-only check decide on this quantity, so a fill booked by another process must not
 # move it before this transaction ends. Taken first in the write-ahead, like booking takes it
 # before risk's row, so the two lock in the same order.
-_POSITION_QTY = Prepared(select(positions.c.quantity).where(positions.c.bot_id == bindparam("b_bot"),
-                                                   positions.c.symbol == bindparam("b_symbol")).with_for_update())
+_POSITION_QTY = Prepared(select(positions.c.quantity).where(
+    positions.c.bot_id == bindparam("b_bot"), positions.c.symbol == bindparam("b_symbol")).with_for_update())
 _ORDER_LOCKED = Prepared(select(orders).where(orders.c.id == bindparam("b_id")).with_for_update())
 _UPDATE_ORDER = Prepared(update(orders).where(orders.c.id == bindparam("b_id")))
 _BALANCES = Prepared(select(paper_balances.c.asset, paper_balances.c.total).where(
     paper_balances.c.account_key == bindparam("b_key")))
-_ORDER_BY_CID = Prepared(select(orders).where(orders.c.account_key == bindparam("b_key"),
-                                    orders.c.client_order_id == bindparam("b_cid")).with_for_update())
-_ORDER_BY_VENUE_ID = Prepared(select(orders).where(orders.c.account_key == bindparam("b_key"),
-                                         orders.c.venue_order_id == bindparam("b_vid")).with_for_update())
-_FILLS_OF = Prepared(select(fills.c.amount, fills.c.price, fills.c.fee_quote).where(fills.c.order_id == bindparam("b_id")))
+_ORDER_BY_CID = Prepared(select(orders).where(
+    orders.c.account_key == bindparam("b_key"), orders.c.client_order_id == bindparam("b_cid")).with_for_update())
+_ORDER_BY_VENUE_ID = Prepared(select(orders).where(
+    orders.c.account_key == bindparam("b_key"), orders.c.venue_order_id == bindparam("b_vid")).with_for_update())
+_FILLS_OF = Prepared(select(fills.c.amount, fills.c.price, fills.c.fee_quote).where(
+    fills.c.order_id == bindparam("b_id")))
 
 
 @dataclass(frozen=True)
