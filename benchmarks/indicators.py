@@ -1,7 +1,9 @@
 """Indicator kernels vs TA-Lib, measured in the same run (run by ``make bench``).
 
 Prints one table: median wall time of >= 5 runs for nija and for TA-Lib, and
-their ratio (TA-Lib ms / nija ms; above 1 means nija is faster).
+their ratio (TA-Lib ms / nija ms; above 1 means nija is faster). Each row
+alternates the two on the same inputs after one warm-up call each (nija, TA-Lib,
+nija, TA-Lib, ...; see ``paired_ms``); the ratio is the ratio of the two medians.
 
 Rows: every function on 1,000,000 points; rsi(9)+rsi(14)+macd+bbands+atr for
 10,000 markets x 500 candles as 2-D calls vs TA-Lib looped over the markets (also
@@ -178,6 +180,7 @@ def main() -> int:
     print(f"{'benchmark':<{width}}  {'nija ms':>10}  {'TA-Lib ms':>10}  {'ratio':>7}")
     for name, ours, theirs in rows:
         print(f"{name:<{width}}  {ours:>10.2f}  {theirs:>10.2f}  {theirs / ours:>7.2f}")
+    print("ratio = median TA-Lib ms / median nija ms, the two timed alternately in each row")
     return 0
 
 
