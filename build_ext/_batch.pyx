@@ -18,6 +18,13 @@ from _overlap cimport k_macd, k_bbands, macd_lanes, bbands_lanes
 from _momentum cimport k_rsi, rsi_lanes, rsi2_lanes
 from _volatility cimport k_atr, atr_lanes
 
+cdef extern from *:
+    int NIJA_VW  # doubles per lane vector (_common.pxi)
+
+#: doubles per lane vector in this build: 8 where it was compiled for AVX-512
+#: (_batch_avx512 with GCC on x86-64), 4 otherwise
+LANE_WIDTH = NIJA_VW
+
 # indicator kinds (the Python side maps names to these)
 RSI = 0
 MACD = 1

@@ -830,6 +830,68 @@ cdef extern from *:
     """
 
 
+cdef extern from *:
+    """
+    #ifndef NIJA_COMMON_C7  /* once per module, however many families it cimports */
+    #define NIJA_COMMON_C7
+    /* The vector the lane-block kernels step with: NIJA_NH vectors of NIJA_VW
+       lanes cover the NL = 8 lanes of a block (element h covers lanes
+       NIJA_VW*h ..). In the AVX-512 build (_batch_avx512) that is one zmm, so
+       each step of a recurrence is one instruction where the FMA3/portable
+       builds run two nija_v4 (ymm) halves; comparisons give an __mmask8 there
+       (a vector of all-ones/zero lanes otherwise). Same element-wise IEEE
+       operations in both cases, the same ordered comparisons (false on NaN),
+       so every lane has the same bits whichever width ran it. */
+    #if defined(__AVX512F__)
+    typedef double nija_vl __attribute__((vector_size(64)));
+    typedef double nija_vlu __attribute__((vector_size(64), aligned(8)));
+    typedef long long nija_vli __attribute__((vector_size(64)));
+    typedef __mmask8 nija_ml;
+    #define NIJA_NH 1
+    #define NIJA_VW 8
+    #define VL_LD(p) ((nija_vl)(*(const nija_vlu *)(p)))
+    #define VL_ST(p, v) (*(nija_vlu *)(p) = (v))
+    static inline nija_vl vl_set(double x) { return (nija_vl)_mm512_set1_pd(x); }
+    static inline nija_vl vl_fma(nija_vl a, nija_vl b, nija_vl c) {
+        return (nija_vl)_mm512_fmadd_pd((__m512d)a, (__m512d)b, (__m512d)c);
+    }
+    static inline nija_vl vl_sqrt(nija_vl a) { return (nija_vl)_mm512_sqrt_pd((__m512d)a); }
+    static inline nija_ml vl_gt(nija_vl a, nija_vl b) { return _mm512_cmp_pd_mask((__m512d)a, (__m512d)b, _CMP_GT_OQ); }
+    static inline nija_ml vl_lt(nija_vl a, nija_vl b) { return _mm512_cmp_pd_mask((__m512d)a, (__m512d)b, _CMP_LT_OQ); }
+    static inline nija_ml vl_le(nija_vl a, nija_vl b) { return _mm512_cmp_pd_mask((__m512d)a, (__m512d)b, _CMP_LE_OQ); }
+    /* m ? a : b per lane */
+    static inline nija_vl vl_sel(nija_ml m, nija_vl a, nija_vl b) {
+        return (nija_vl)_mm512_mask_blend_pd(m, (__m512d)b, (__m512d)a);
+    }
+    static inline int vl_any(nija_ml m) { return m != 0; }
+    static inline int vl_lane(nija_ml m, int j) { return (m >> j) & 1; }
+    static inline nija_vl vl_abs(nija_vl a) {
+        const nija_vli mask = {INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX,
+                               INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX};
+        return (nija_vl)((nija_vli)a & mask);
+    }
+    #else
+    typedef nija_v4 nija_vl;
+    typedef nija_m4 nija_ml;
+    #define NIJA_NH 2
+    #define NIJA_VW 4
+    #define VL_LD(p) V4_LD(p)
+    #define VL_ST(p, v) V4_ST(p, v)
+    static inline nija_vl vl_set(double x) { return v4_set(x); }
+    static inline nija_vl vl_fma(nija_vl a, nija_vl b, nija_vl c) { return v4_fma(a, b, c); }
+    static inline nija_vl vl_sqrt(nija_vl a) { return v4_sqrt(a); }
+    static inline nija_ml vl_gt(nija_vl a, nija_vl b) { return a > b; }
+    static inline nija_ml vl_lt(nija_vl a, nija_vl b) { return a < b; }
+    static inline nija_ml vl_le(nija_vl a, nija_vl b) { return a <= b; }
+    static inline nija_vl vl_sel(nija_ml m, nija_vl a, nija_vl b) { return v4_sel(m, a, b); }
+    static inline int vl_any(nija_ml m) { return v4_any(m); }
+    static inline int vl_lane(nija_ml m, int j) { return m[j] != 0; }
+    static inline nija_vl vl_abs(nija_vl a) { return v4_abs(a); }
+    #endif
+    #endif
+    """
+
+
 cdef inline void lanes_in(const double** src, Py_ssize_t b, Py_ssize_t n, double* xt,
                           Py_ssize_t rows, Py_ssize_t r0) noexcept nogil:
     """xt[(t-b)*NL + j] = src[j][t] for t in [b, n); prefetches the next block's rows

@@ -433,27 +433,27 @@ cdef inline void rsi_lanes(const double* xt, Py_ssize_t m, int p, double* ot) no
 
 cdef extern from *:
     """
-    /* One step of rsi_lanes for four lanes at bar i (see rsi_lanes): seeding up
-       to bar p, the first value at p, Wilder's smoothing after it. sg/sl are the
-       seeding adds, dn the smoothing's down move; the smoothing's up move is sg
-       ((0 > d) ? 0 : d is (d < 0) ? 0 : d). */
-    static inline void nija_rsi_step(Py_ssize_t i, int p, nija_v4 vinv, nija_v4 vc, nija_v4 *g,
-                                     nija_v4 *l, nija_v4 sg, nija_v4 sl, nija_v4 dn, double *o) {
-        const nija_v4 zero = v4_set(0.0), hundred = v4_set(100.0);
-        nija_v4 s;
+    /* One step of rsi_lanes for NIJA_VW lanes at bar i (see rsi_lanes): seeding
+       up to bar p, the first value at p, Wilder's smoothing after it. sg/sl are
+       the seeding adds, dn the smoothing's down move; the smoothing's up move is
+       sg ((0 > d) ? 0 : d is (d < 0) ? 0 : d). */
+    static inline void nija_rsi_step(Py_ssize_t i, int p, nija_vl vinv, nija_vl vc, nija_vl *g,
+                                     nija_vl *l, nija_vl sg, nija_vl sl, nija_vl dn, double *o) {
+        const nija_vl zero = vl_set(0.0), hundred = vl_set(100.0);
+        nija_vl s;
         if (i <= p) {
             *l = *l - sl;
             *g = *g + sg;
             if (i < p)
                 return;
-            *l = *l / v4_set((double)p);
-            *g = *g / v4_set((double)p);
+            *l = *l / vl_set((double)p);
+            *g = *g / vl_set((double)p);
         } else {
-            *g = v4_fma(*g, vc, sg * vinv);
-            *l = v4_fma(*l, vc, dn * vinv);
+            *g = vl_fma(*g, vc, sg * vinv);
+            *l = vl_fma(*l, vc, dn * vinv);
         }
         s = *g + *l;
-        V4_ST(o, v4_sel(s > zero, hundred * (*g / s), zero));
+        VL_ST(o, vl_sel(vl_gt(s, zero), hundred * (*g / s), zero));
     }
     /* Two RSIs of one lane block in one pass (batch() with two rsi specs): the
        move and its up/down parts are computed once; each RSI's operations are
@@ -461,28 +461,29 @@ cdef extern from *:
     static void nija_rsi2_lanes(const double *xt, Py_ssize_t m, int pa, int pb, double *oa,
                                 double *ob) {
         const double ia = 1.0 / (double)pa, ib = 1.0 / (double)pb;
-        const nija_v4 via = v4_set(ia), vca = v4_set(1.0 - ia), vib = v4_set(ib), vcb = v4_set(1.0 - ib);
-        const nija_v4 zero = v4_set(0.0);
-        nija_v4 ga[2], la[2], gb[2], lb[2], d, nd, sg, sl, dn;
-        nija_m4 neg;
-        Py_ssize_t i;
+        const nija_vl via = vl_set(ia), vca = vl_set(1.0 - ia), vib = vl_set(ib), vcb = vl_set(1.0 - ib);
+        const nija_vl zero = vl_set(0.0);
+        nija_vl ga[NIJA_NH], la[NIJA_NH], gb[NIJA_NH], lb[NIJA_NH], d, nd, sg, sl, dn;
+        nija_ml neg;
+        Py_ssize_t i, o;
         int h;
-        for (h = 0; h < 2; h++) {
+        for (h = 0; h < NIJA_NH; h++) {
             ga[h] = zero;
             la[h] = zero;
             gb[h] = zero;
             lb[h] = zero;
         }
         for (i = 1; i < m; i++)
-            for (h = 0; h < 2; h++) {
-                d = V4_LD(xt + i * 8 + 4 * h) - V4_LD(xt + (i - 1) * 8 + 4 * h);
+            for (h = 0; h < NIJA_NH; h++) {
+                o = i * 8 + NIJA_VW * h;
+                d = VL_LD(xt + o) - VL_LD(xt + o - 8);
                 nd = -d;
-                neg = d < zero;
-                sg = v4_sel(neg, zero, d);
-                sl = v4_sel(neg, d, zero);
-                dn = v4_sel(nd > zero, nd, zero);
-                nija_rsi_step(i, pa, via, vca, &ga[h], &la[h], sg, sl, dn, oa + i * 8 + 4 * h);
-                nija_rsi_step(i, pb, vib, vcb, &gb[h], &lb[h], sg, sl, dn, ob + i * 8 + 4 * h);
+                neg = vl_lt(d, zero);
+                sg = vl_sel(neg, zero, d);
+                sl = vl_sel(neg, d, zero);
+                dn = vl_sel(vl_gt(nd, zero), nd, zero);
+                nija_rsi_step(i, pa, via, vca, &ga[h], &la[h], sg, sl, dn, oa + o);
+                nija_rsi_step(i, pb, vib, vcb, &gb[h], &lb[h], sg, sl, dn, ob + o);
             }
     }
     """

@@ -305,51 +305,53 @@ cdef extern from *:
                                 double *om, double *os, double *oh) {
         const double kf = 2.0 / (double)(fast + 1), ks = 2.0 / (double)(slow + 1);
         const double kg = 2.0 / (double)(signal + 1);
-        const nija_v4 vkf = v4_set(kf), vks = v4_set(ks), vkg = v4_set(kg);
-        const nija_v4 vcf = v4_set(1.0 - kf), vcs = v4_set(1.0 - ks), vcg = v4_set(1.0 - kg);
+        const nija_vl vkf = vl_set(kf), vks = vl_set(ks), vkg = vl_set(kg);
+        const nija_vl vcf = vl_set(1.0 - kf), vcs = vl_set(1.0 - ks), vcg = vl_set(1.0 - kg);
         const Py_ssize_t lb = (slow - 1) + (signal - 1);
-        nija_v4 ef[2], es[2], eg[2], x, line;
-        Py_ssize_t i;
+        nija_vl ef[NIJA_NH], es[NIJA_NH], eg[NIJA_NH], x, line;
+        Py_ssize_t i, o;
         int h;
-        for (h = 0; h < 2; h++) {
-            ef[h] = v4_set(0.0);
-            es[h] = v4_set(0.0);
+        for (h = 0; h < NIJA_NH; h++) {
+            ef[h] = vl_set(0.0);
+            es[h] = vl_set(0.0);
         }
         for (i = slow - fast; i < slow; i++)
-            for (h = 0; h < 2; h++)
-                ef[h] = ef[h] + V4_LD(xt + i * 8 + 4 * h);
+            for (h = 0; h < NIJA_NH; h++)
+                ef[h] = ef[h] + VL_LD(xt + i * 8 + NIJA_VW * h);
         for (i = 0; i < slow; i++)
-            for (h = 0; h < 2; h++)
-                es[h] = es[h] + V4_LD(xt + i * 8 + 4 * h);
-        for (h = 0; h < 2; h++) {
-            ef[h] = ef[h] / v4_set((double)fast);
-            es[h] = es[h] / v4_set((double)slow);
+            for (h = 0; h < NIJA_NH; h++)
+                es[h] = es[h] + VL_LD(xt + i * 8 + NIJA_VW * h);
+        for (h = 0; h < NIJA_NH; h++) {
+            ef[h] = ef[h] / vl_set((double)fast);
+            es[h] = es[h] / vl_set((double)slow);
             eg[h] = ef[h] - es[h];
         }
         for (i = slow; i <= lb; i++)
-            for (h = 0; h < 2; h++) {
-                x = V4_LD(xt + i * 8 + 4 * h);
-                ef[h] = v4_fma(ef[h], vcf, x * vkf);
-                es[h] = v4_fma(es[h], vcs, x * vks);
+            for (h = 0; h < NIJA_NH; h++) {
+                x = VL_LD(xt + i * 8 + NIJA_VW * h);
+                ef[h] = vl_fma(ef[h], vcf, x * vkf);
+                es[h] = vl_fma(es[h], vcs, x * vks);
                 eg[h] = eg[h] + (ef[h] - es[h]);
             }
-        for (h = 0; h < 2; h++) {
+        for (h = 0; h < NIJA_NH; h++) {
+            o = lb * 8 + NIJA_VW * h;
             line = ef[h] - es[h];
-            eg[h] = eg[h] / v4_set((double)signal);
-            V4_ST(om + lb * 8 + 4 * h, line);
-            V4_ST(os + lb * 8 + 4 * h, eg[h]);
-            V4_ST(oh + lb * 8 + 4 * h, line - eg[h]);
+            eg[h] = eg[h] / vl_set((double)signal);
+            VL_ST(om + o, line);
+            VL_ST(os + o, eg[h]);
+            VL_ST(oh + o, line - eg[h]);
         }
         for (i = lb + 1; i < m; i++)
-            for (h = 0; h < 2; h++) {
-                x = V4_LD(xt + i * 8 + 4 * h);
-                ef[h] = v4_fma(ef[h], vcf, x * vkf);
-                es[h] = v4_fma(es[h], vcs, x * vks);
+            for (h = 0; h < NIJA_NH; h++) {
+                o = i * 8 + NIJA_VW * h;
+                x = VL_LD(xt + o);
+                ef[h] = vl_fma(ef[h], vcf, x * vkf);
+                es[h] = vl_fma(es[h], vcs, x * vks);
                 line = ef[h] - es[h];
-                eg[h] = v4_fma(eg[h], vcg, line * vkg);
-                V4_ST(om + i * 8 + 4 * h, line);
-                V4_ST(os + i * 8 + 4 * h, eg[h]);
-                V4_ST(oh + i * 8 + 4 * h, line - eg[h]);
+                eg[h] = vl_fma(eg[h], vcg, line * vkg);
+                VL_ST(om + o, line);
+                VL_ST(os + o, eg[h]);
+                VL_ST(oh + o, line - eg[h]);
             }
     }
     """
@@ -424,24 +426,25 @@ cdef extern from *:
                                   double *ou, double *om, double *ol) {
         const Py_ssize_t lb = p - 1;
         const double inv = 1.0 / (double)p;
-        const nija_v4 vinv = v4_set(inv), vup = v4_set(up_k), vdn = v4_set(dn_k), zero = v4_set(0.0);
-        const nija_v4 one = v4_set(1.0), lo_c = v4_set(0.000001), hi_c = v4_set(1000000.0);
+        const nija_vl vinv = vl_set(inv), vup = vl_set(up_k), vdn = vl_set(dn_k), zero = vl_set(0.0);
+        const nija_vl one = vl_set(1.0), lo_c = vl_set(0.000001), hi_c = vl_set(1000000.0);
         const int same_k = up_k == dn_k;  /* one multiply for both bands, as k_bbands */
-        nija_v4 shift[2], t1[2], t2[2], tot[2], rs[2], x, xo, t, a1, a2, mean1, var, sd, md;
-        nija_m4 fl[2];
+        nija_vl shift[NIJA_NH], t1[NIJA_NH], t2[NIJA_NH], tot[NIJA_NH], rs[NIJA_NH];
+        nija_vl x, xo, t, a1, a2, mean1, var, sd, md;
+        nija_ml fl[NIJA_NH];
         double sh_s[8], t1_s[8], t2_s[8];
-        Py_ssize_t i;
-        int h, j;
-        for (h = 0; h < 2; h++) {
-            shift[h] = V4_LD(xt + 4 * h);
+        Py_ssize_t i, o;
+        int h, j, any;
+        for (h = 0; h < NIJA_NH; h++) {
+            shift[h] = VL_LD(xt + NIJA_VW * h);
             t1[h] = zero;
             t2[h] = zero;
             tot[h] = zero;
-            rs[h] = v4_set(32.0 * p);
+            rs[h] = vl_set(32.0 * p);
         }
         for (i = 0; i < lb; i++)
-            for (h = 0; h < 2; h++) {
-                x = V4_LD(xt + i * 8 + 4 * h);
+            for (h = 0; h < NIJA_NH; h++) {
+                x = VL_LD(xt + i * 8 + NIJA_VW * h);
                 t = x - shift[h];
                 t1[h] = t1[h] + t;
                 t = t * t;
@@ -449,9 +452,11 @@ cdef extern from *:
                 tot[h] = tot[h] + x;
             }
         for (i = lb; i < m; i++) {
-            for (h = 0; h < 2; h++) {
-                x = V4_LD(xt + i * 8 + 4 * h);
-                xo = V4_LD(xt + (i - lb) * 8 + 4 * h);
+            any = 0;
+            for (h = 0; h < NIJA_NH; h++) {
+                o = i * 8 + NIJA_VW * h;
+                x = VL_LD(xt + o);
+                xo = VL_LD(xt + o - lb * 8);
                 /* middle band: int_sma_fast */
                 md = (tot[h] + x) * vinv;
                 tot[h] = tot[h] + (x - xo);
@@ -468,29 +473,30 @@ cdef extern from *:
                 t1[h] = a1;
                 t2[h] = a2;
                 rs[h] = rs[h] - one;
-                fl[h] = (var < lo_c * (a2 * vinv)) | (t > hi_c * a2) | (rs[h] <= zero);
-                sd = v4_sel(var > zero, v4_sqrt(var), zero);
-                V4_ST(om + i * 8 + 4 * h, md);
+                fl[h] = vl_lt(var, lo_c * (a2 * vinv)) | vl_gt(t, hi_c * a2) | vl_le(rs[h], zero);
+                any |= vl_any(fl[h]);
+                sd = vl_sel(vl_gt(var, zero), vl_sqrt(var), zero);
+                VL_ST(om + o, md);
                 t = sd * vup;
-                V4_ST(ou + i * 8 + 4 * h, md + t);
-                V4_ST(ol + i * 8 + 4 * h, md - (same_k ? t : sd * vdn));
+                VL_ST(ou + o, md + t);
+                VL_ST(ol + o, md - (same_k ? t : sd * vdn));
             }
-            if (v4_any(fl[0] | fl[1])) {
-                for (h = 0; h < 2; h++) {
-                    V4_ST(sh_s + 4 * h, shift[h]);
-                    V4_ST(t1_s + 4 * h, t1[h]);
-                    V4_ST(t2_s + 4 * h, t2[h]);
+            if (any) {
+                for (h = 0; h < NIJA_NH; h++) {
+                    VL_ST(sh_s + NIJA_VW * h, shift[h]);
+                    VL_ST(t1_s + NIJA_VW * h, t1[h]);
+                    VL_ST(t2_s + NIJA_VW * h, t2[h]);
                 }
                 for (j = 0; j < 8; j++) {
-                    if (fl[j >> 2][j & 3]) {
-                        rs[j >> 2][j & 3] = 32.0 * p;
+                    if (vl_lane(fl[j / NIJA_VW], j % NIJA_VW)) {
+                        rs[j / NIJA_VW][j % NIJA_VW] = 32.0 * p;
                         nija_bbands_reseed(xt, i, p, inv, up_k, dn_k, j, sh_s, t1_s, t2_s, om, ou, ol);
                     }
                 }
-                for (h = 0; h < 2; h++) {
-                    shift[h] = V4_LD(sh_s + 4 * h);
-                    t1[h] = V4_LD(t1_s + 4 * h);
-                    t2[h] = V4_LD(t2_s + 4 * h);
+                for (h = 0; h < NIJA_NH; h++) {
+                    shift[h] = VL_LD(sh_s + NIJA_VW * h);
+                    t1[h] = VL_LD(t1_s + NIJA_VW * h);
+                    t2[h] = VL_LD(t2_s + NIJA_VW * h);
                 }
             }
         }

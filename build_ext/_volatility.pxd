@@ -252,12 +252,12 @@ cdef inline int k_dm(const double* high, const double* low, const double* close,
 
 cdef extern from *:
     """
-    /* true_range on four lanes, same comparison order (selects as maxsd does) */
-    static inline nija_v4 v4_true_range(nija_v4 h, nija_v4 l, nija_v4 pc) {
-        nija_v4 g = h - l, v = v4_abs(pc - h);
-        g = v4_sel(v > g, v, g);
-        v = v4_abs(l - pc);
-        return v4_sel(v > g, v, g);
+    /* true_range on NIJA_VW lanes, same comparison order (selects as maxsd does) */
+    static inline nija_vl vl_true_range(nija_vl h, nija_vl l, nija_vl pc) {
+        nija_vl g = h - l, v = vl_abs(pc - h);
+        g = vl_sel(vl_gt(v, g), v, g);
+        v = vl_abs(l - pc);
+        return vl_sel(vl_gt(v, g), v, g);
     }
     /* k_atr (not normalized, p > 1) on NL = 8 lanes (see "Lane blocks" in
        _common.pxi), m > p; ot written from bar p. */
@@ -265,36 +265,36 @@ cdef extern from *:
                                int p, double *ot) {
         const double inv = 1.0 / (double)p;
         const double keep = 1.0 - inv;
-        const nija_v4 vinv = v4_set(inv), vkeep = v4_set(keep), vkeep2 = v4_set(keep * keep);
-        nija_v4 prev[2], u, w;
+        const nija_vl vinv = vl_set(inv), vkeep = vl_set(keep), vkeep2 = vl_set(keep * keep);
+        nija_vl prev[NIJA_NH], u, w;
         Py_ssize_t i, o;
         int h;
-        for (h = 0; h < 2; h++)
-            prev[h] = v4_set(0.0);
+        for (h = 0; h < NIJA_NH; h++)
+            prev[h] = vl_set(0.0);
         for (i = 1; i < p + 1; i++)
-            for (h = 0; h < 2; h++) {
-                o = i * 8 + 4 * h;
-                prev[h] = prev[h] + v4_true_range(V4_LD(ht + o), V4_LD(lt + o), V4_LD(ct + o - 8));
+            for (h = 0; h < NIJA_NH; h++) {
+                o = i * 8 + NIJA_VW * h;
+                prev[h] = prev[h] + vl_true_range(VL_LD(ht + o), VL_LD(lt + o), VL_LD(ct + o - 8));
             }
-        for (h = 0; h < 2; h++) {
-            prev[h] = prev[h] / v4_set((double)p);
-            V4_ST(ot + p * 8 + 4 * h, prev[h]);
+        for (h = 0; h < NIJA_NH; h++) {
+            prev[h] = prev[h] / vl_set((double)p);
+            VL_ST(ot + p * 8 + NIJA_VW * h, prev[h]);
         }
         /* atr_run's pairing: bars (i, i+1), i an odd offset from bar p */
         for (i = p + 1; i + 1 < m; i += 2)
-            for (h = 0; h < 2; h++) {
-                o = i * 8 + 4 * h;
-                u = v4_true_range(V4_LD(ht + o), V4_LD(lt + o), V4_LD(ct + o - 8)) * vinv;
-                w = v4_true_range(V4_LD(ht + o + 8), V4_LD(lt + o + 8), V4_LD(ct + o)) * vinv;
-                V4_ST(ot + o, v4_fma(prev[h], vkeep, u));
-                prev[h] = v4_fma(prev[h], vkeep2, v4_fma(u, vkeep, w));
-                V4_ST(ot + o + 8, prev[h]);
+            for (h = 0; h < NIJA_NH; h++) {
+                o = i * 8 + NIJA_VW * h;
+                u = vl_true_range(VL_LD(ht + o), VL_LD(lt + o), VL_LD(ct + o - 8)) * vinv;
+                w = vl_true_range(VL_LD(ht + o + 8), VL_LD(lt + o + 8), VL_LD(ct + o)) * vinv;
+                VL_ST(ot + o, vl_fma(prev[h], vkeep, u));
+                prev[h] = vl_fma(prev[h], vkeep2, vl_fma(u, vkeep, w));
+                VL_ST(ot + o + 8, prev[h]);
             }
         if (i < m)
-            for (h = 0; h < 2; h++) {
-                o = i * 8 + 4 * h;
-                u = v4_true_range(V4_LD(ht + o), V4_LD(lt + o), V4_LD(ct + o - 8)) * vinv;
-                V4_ST(ot + o, v4_fma(prev[h], vkeep, u));
+            for (h = 0; h < NIJA_NH; h++) {
+                o = i * 8 + NIJA_VW * h;
+                u = vl_true_range(VL_LD(ht + o), VL_LD(lt + o), VL_LD(ct + o - 8)) * vinv;
+                VL_ST(ot + o, vl_fma(prev[h], vkeep, u));
             }
     }
     """

@@ -15,10 +15,11 @@ _native_module = None
 
 
 def _native():
-    """The compiled batch module, imported on first use (FMA3 build where the CPU has it)."""
+    """The compiled batch module, imported on first use (the AVX-512 build where the CPU
+    has it, else the FMA3 build where it has that)."""
     global _native_module
     if _native_module is None:
-        _native_module = _load_kernels("_batch")
+        _native_module = _load_kernels("_batch", avx512=True)
     return _native_module
 
 Array = np.ndarray

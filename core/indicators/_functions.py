@@ -26,25 +26,48 @@ import numpy as np
 from . import _validate as v
 
 
-def _cpu_has_fma() -> bool:
-    """True when the CPU (and OS) support FMA3 and AVX, as numpy detected them at import."""
+def _cpu_features() -> dict:
+    """numpy's view of the CPU (and OS) features, detected at import."""
     try:
         from numpy._core._multiarray_umath import __cpu_features__ as features
     except ImportError:  # numpy < 2
         try:
             from numpy.core._multiarray_umath import __cpu_features__ as features
         except ImportError:
-            return False
+            return {}
+    return features
+
+
+def _cpu_has_fma() -> bool:
+    """True when the CPU (and OS) support FMA3 and AVX, as numpy detected them at import."""
+    features = _cpu_features()
     return bool(features.get("FMA3")) and bool(features.get("AVX"))
 
 
-def _load_kernels(family: str):
-    """The FMA3 build of a kernel module where the CPU has FMA3, else the portable one.
+def _cpu_has_avx512() -> bool:
+    """True when the CPU (and OS) support AVX512F besides FMA3 and AVX."""
+    return _cpu_has_fma() and bool(_cpu_features().get("AVX512F"))
 
-    Both give the same bits (see build_ext/_overlap_fma.pyx); the FMA3 build is
-    faster. ``NIJA_KERNELS=portable`` forces the portable build.
+
+def _load_kernels(family: str, avx512: bool = False):
+    """The fastest build of a kernel module the CPU can run.
+
+    The FMA3 build where the CPU has FMA3, else the portable one; with ``avx512``
+    (families that have an AVX-512 build: ``_batch``) that build first where the
+    CPU has AVX512F. All give the same bits (see build_ext/_overlap_fma.pyx and
+    build_ext/_batch_avx512.pyx). ``NIJA_KERNELS=portable`` forces the portable
+    build, ``NIJA_KERNELS=fma`` the FMA3 one.
     """
-    if os.environ.get("NIJA_KERNELS", "") != "portable" and _cpu_has_fma():
+    mode = os.environ.get("NIJA_KERNELS", "")
+    if mode != "portable" and _cpu_has_fma():
+        if avx512 and mode != "fma" and _cpu_has_avx512():
+            try:
+                wide = importlib.import_module(f"nija.core.{family}_avx512")
+            except ImportError:  # built before the AVX-512 modules existed
+                wide = None
+            # a compiler without GCC's target pragma built it as a plain copy
+            if wide is not None and getattr(wide, "LANE_WIDTH", 8) == 8:
+                return wide
         try:
             return importlib.import_module(f"nija.core.{family}_fma")
         except ImportError:  # built before the FMA modules existed

@@ -139,13 +139,50 @@ def test_fma_batch_equals_portable_batch():
     d["close"][2, 300] = np.nan
     portable = importlib.import_module("nija.core._batch")
     fast = importlib.import_module("nija.core._batch_fma")
-    kinds = [portable.RSI, portable.MACD, portable.BBANDS, portable.ATR]
-    ip = [(14,), (12, 26, 9), (20, 0), (14,)]
-    dp = [(), (), (2.0, 2.0), ()]
+    _assert_builds_equal(d, [portable, fast])
+
+
+def test_avx512_batch_equals_fma_and_portable_batch():
+    if not _functions._cpu_has_avx512():
+        pytest.skip("this CPU has no AVX-512: the AVX-512 build cannot run")
+    # 1,400 bars: bbands(20)'s 640-bar re-anchoring counter runs out twice; a level
+    # jump in row 5 and a flat stretch in row 11 make single lanes re-anchor early;
+    # 19 rows: a last block of 3 (lanes repeated), a NaN in block 0
+    d = random_markets(19, 1400, 10)
+    d["close"][2, 300] = np.nan
+    for k in d:
+        d[k][5, 700:] += 1e7
+        d[k][11, 200:260] = 50.0
+    portable = importlib.import_module("nija.core._batch")
+    fast = importlib.import_module("nija.core._batch_fma")
+    wide = importlib.import_module("nija.core._batch_avx512")
+    _assert_builds_equal(d, [portable, fast, wide])
+
+
+def test_batch_loads_the_widest_build_the_cpu_runs(monkeypatch):
+    if not _functions._cpu_has_avx512():
+        pytest.skip("this CPU has no AVX-512")
+    monkeypatch.delenv("NIJA_KERNELS", raising=False)
+    assert importlib.import_module("nija.core._batch_avx512").LANE_WIDTH == 8
+    assert importlib.import_module("nija.core._batch_fma").LANE_WIDTH == 4
+    assert _functions._load_kernels("_batch", avx512=True).__name__ == "nija.core._batch_avx512"
+    assert _functions._load_kernels("_overlap").__name__ == "nija.core._overlap_fma"
+    monkeypatch.setenv("NIJA_KERNELS", "fma")
+    assert _functions._load_kernels("_batch", avx512=True).__name__ == "nija.core._batch_fma"
+    monkeypatch.setenv("NIJA_KERNELS", "portable")
+    assert _functions._load_kernels("_batch", avx512=True).__name__ == "nija.core._batch"
+
+
+def _assert_builds_equal(d, modules):
+    rows, n = d["close"].shape
+    kinds = [modules[0].RSI, modules[0].RSI, modules[0].MACD, modules[0].BBANDS, modules[0].ATR]
+    ip = [(14,), (9,), (12, 26, 9), (20, 0), (14,)]
+    dp = [(), (), (), (2.0, 2.0), ()]
+    counts = (1, 1, 3, 3, 1)
     results = []
-    for module in (portable, fast):
-        for streams in ([False] * 4, [True] * 4):
-            outs = [tuple(np.empty((19, 600)) for _ in range(c)) for c in (1, 3, 3, 1)]
+    for module in modules:
+        for streams in ([False] * 5, [True] * 5):
+            outs = [tuple(np.empty((rows, n)) for _ in range(c)) for c in counts]
             module.batch(d["close"], d["high"], d["low"], kinds, ip, dp, outs, streams, 2)
             results.append(outs)
     for other in results[1:]:
