@@ -76,6 +76,8 @@ class NatsEventBus:
             for ack in acks:  # after a failure, nothing is left waiting for the others
                 if not ack.done():
                     ack.cancel()
+            if acks:  # their done-callbacks (nats-py's bookkeeping of pending acks) run first
+                await asyncio.gather(*acks, return_exceptions=True)
 
     async def ping(self) -> None:
         if self._nc is None or not self._nc.is_connected:
