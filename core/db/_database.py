@@ -27,7 +27,7 @@ def _on_sqlite_connect(dbapi_conn, _record, checkpointer: _sqlite.Checkpointer |
     # last commits before a power loss or kernel crash may be rolled back — the database stays
     # consistent either way (docs/trading.md, "Durability").
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={_sqlite.BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA foreign_keys=ON")
     if checkpointer is not None:
         # Checkpoints run in the Checkpointer's thread, never inside a commit on the event

@@ -10,23 +10,25 @@ hand-off. Server-side (streaming) cursors keep SQLAlchemy's own class.
 :func:`install` swaps the class of a new connection; when this SQLAlchemy's adapter does not
 look the way this module expects, it leaves the connection as it is (the stock path works).
 
-:func:`begin_immediate` makes a write unit's ``BEGIN IMMEDIATE`` ride on its first statement's
-trip (``Database.transaction(write=True)``): the lock is taken in the driver's thread right
-before that statement, so the unit costs no extra hand-off for it.
+:func:`begin_immediate` starts a write unit (``Database.transaction(write=True)``): when the
+write lock is free it takes it at once on the event loop (``BEGIN IMMEDIATE`` with
+``busy_timeout`` 0, so it never waits there); when another writer holds it, ``BEGIN
+IMMEDIATE`` rides on the unit's first statement's trip and waits in the driver's thread.
 
-Inline statements: once that trip took the write lock, the rest of the unit (its statements
-and its COMMIT) can never wait on a lock of another connection, so they run on the event-loop
-thread itself, with no hand-off: the sqlite3 connection is opened with
-``check_same_thread=False`` (``Database``) and SQLite is built serialised
-(``sqlite3.threadsafety == 3``). Only one party ever uses the connection at a time: a unit's
-statements are awaited one after another, an inline statement runs only when no trip of this
-connection is in flight (its mutex is free and the last trip ended normally), and the flag
-that allows it is set by the trip that took the lock and cleared by the unit's COMMIT or
-ROLLBACK (the rollback goes through the thread, behind anything still queued there).
-``BEGIN IMMEDIATE`` itself (it may wait up to ``busy_timeout`` for another writer), read-only
-units and statements outside write units stay in aiosqlite's thread, so the loop never waits
-on a lock. A commit never checkpoints on the loop either: pooled connections run with
-``wal_autocheckpoint=0`` and :class:`Checkpointer` checkpoints from a thread of its own.
+Inline statements: once the unit holds the write lock, the rest of it (its statements and its
+COMMIT) can never wait on a lock of another connection, so they run on the event-loop thread
+itself, with no hand-off: the sqlite3 connection is opened with ``check_same_thread=False``
+(``Database``) and SQLite is built serialised (``sqlite3.threadsafety == 3``). Only one party
+ever uses the connection at a time: a unit's statements are awaited one after another, an
+inline statement runs only when no trip of this connection is in flight (its mutex is free and
+the last trip ended normally), and the flag that allows it is set when the lock is taken and
+cleared by the unit's COMMIT or ROLLBACK (a rollback with anything open, or after a failed or
+cancelled trip, goes through the thread, behind anything still queued there). A ``BEGIN
+IMMEDIATE`` that must wait for another writer, read-only units and statements outside write
+units stay in aiosqlite's thread, so the loop never waits on a lock (:func:`inline_connection`
+says whether the next statement may run inline). A commit never checkpoints on the loop
+either: pooled connections run with ``wal_autocheckpoint=0`` and :class:`Checkpointer`
+checkpoints from a thread of its own.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ import threading
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+#: How long a statement waits for another connection's lock (PRAGMA busy_timeout, every
+#: connection of the platform's pools and the checkpointer's).
+BUSY_TIMEOUT_MS = 10_000
 
 # Set on the aiosqlite connection by begin_immediate(); the next statement's trip consumes it.
 _PENDING_BEGIN = "_nija_begin_immediate"
@@ -137,12 +143,7 @@ if AsyncAdapt_aiosqlite_connection is not None:
 
         def _inline(self, many: bool, operation, parameters) -> bool:
             """Run the statement on this thread when the unit holds the write lock (module doc)."""
-            inner = self._connection
-            if not inner.__dict__.get(_INLINE) or self._adapt_connection._execute_mutex.locked():
-                return False
-            raw = inner._conn
-            if raw is None or not raw.in_transaction:
-                inner.__dict__.pop(_INLINE, None)
+            if inline_connection(self._adapt_connection) is None:
                 return False
             try:
                 # A coroutine that never suspends: SQLAlchemy's async layer requires an await
@@ -189,17 +190,16 @@ if AsyncAdapt_aiosqlite_connection is not None:
         _cursor_cls = OneTripCursor
 
         def commit(self) -> None:
-            inner = self._connection
-            if inner.__dict__.pop(_INLINE, False) and not self._execute_mutex.locked():
-                raw = inner._conn
-                if raw is not None and raw.in_transaction:
-                    # The unit holds the write lock: COMMIT waits for no one, and with
-                    # wal_autocheckpoint=0 it never checkpoints here.
-                    try:
-                        await_(_commit_inline(raw))
-                    except Exception as error:  # noqa: BLE001 - mapped like SQLAlchemy's own
-                        self._handle_exception(error)
-                    return
+            raw = inline_connection(self)
+            self._connection.__dict__.pop(_INLINE, None)
+            if raw is not None:
+                # The unit holds the write lock: COMMIT waits for no one, and with
+                # wal_autocheckpoint=0 it never checkpoints here.
+                try:
+                    await_(_commit_inline(raw))
+                except Exception as error:  # noqa: BLE001 - mapped like SQLAlchemy's own
+                    self._handle_exception(error)
+                return
             super().commit()
 
         def rollback(self) -> None:
@@ -264,7 +264,6 @@ def _begin_inline(raw) -> bool:
     """
     if raw is None or raw.in_transaction:
         return False
-    timeout = raw.execute("PRAGMA busy_timeout").fetchone()[0]
     raw.execute("PRAGMA busy_timeout=0")
     try:
         raw.execute("BEGIN IMMEDIATE")
@@ -272,19 +271,23 @@ def _begin_inline(raw) -> bool:
     except sqlite3.OperationalError:  # SQLITE_BUSY: another writer holds the lock
         return False
     finally:
-        raw.execute(f"PRAGMA busy_timeout={int(timeout)}")
+        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def inline_connection(dbapi_conn) -> sqlite3.Connection | None:
     """The sqlite3 connection under ``dbapi_conn`` when the statement run next may run inline
-    (the unit holds the write lock and no trip is in flight: see the module doc), else None."""
-    if type(dbapi_conn) is not OneTripConnection or dbapi_conn._execute_mutex.locked():
+    (the unit holds the write lock and no trip is in flight: see the module doc), else None.
+    A flag left by a unit that no longer holds the lock is dropped."""
+    if AsyncAdapt_aiosqlite_connection is None or type(dbapi_conn) is not OneTripConnection:
         return None
     inner = dbapi_conn._connection
-    if not inner.__dict__.get(_INLINE):
+    if not inner.__dict__.get(_INLINE) or dbapi_conn._execute_mutex.locked():
         return None
     raw = inner._conn
-    return raw if raw is not None and raw.in_transaction else None
+    if raw is None or not raw.in_transaction:
+        inner.__dict__.pop(_INLINE, None)
+        return None
+    return raw
 
 
 def cancel_begin(dbapi_conn) -> None:
@@ -350,7 +353,7 @@ class Checkpointer:
             log.exception("sqlite checkpointer: cannot open %s", self.path)
             return
         try:
-            conn.execute("PRAGMA busy_timeout=10000")
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             while not self._stop.wait(self.interval_s):
                 self.checkpoint(conn)
             self.checkpoint(conn)
