@@ -110,15 +110,16 @@ class _LazyBus:
     def __init__(self, platform) -> None:
         self.platform = platform
 
-    async def publish(self, subject, payload, *, event_id=None) -> None:
+    def _bus(self):
         if self.platform.bus is None:
             raise ConnectionError("no event bus connected")
-        await self.platform.bus.publish(subject, payload, event_id=event_id)
+        return self.platform.bus
+
+    async def publish(self, subject, payload, *, event_id=None) -> None:
+        await self._bus().publish(subject, payload, event_id=event_id)
 
     async def publish_batch(self, events) -> None:
-        if self.platform.bus is None:
-            raise ConnectionError("no event bus connected")
-        await self.platform.bus.publish_batch(events)
+        await self._bus().publish_batch(events)
 
 
 def _s(value: Decimal | None) -> str:

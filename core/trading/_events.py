@@ -122,8 +122,7 @@ class EventRelay:
     outbox row, the ack follows asynchronously); ``drain`` waits until everything posted was
     acked or failed. The publisher takes batches in the order they were posted and sends each
     batch in commit order on the bus's one connection (``publish_batch``: one round trip of
-    acks per batch), so events reach JetStream in commit order; a bus without
-    ``publish_batch`` gets each subject's events in order, subjects concurrently.
+    acks per batch), so events reach JetStream in commit order.
     While an order-path call is in progress (``order_path()``: submit, fill booking) the
     publisher waits for it to return, up to ``max_defer_s`` (5 ms) per batch, so publishing
     does not lengthen the order's own latency on the shared event loop; what was posted
@@ -168,26 +167,9 @@ class EventRelay:
         """Publish and mark; False when the bus failed (the rows stay for the next flush)."""
         if self.bus is None or not pending:
             return False
-        batch = getattr(self.bus, "publish_batch", None)
-
-        async def send_all() -> None:
-            if batch is not None:
-                # In commit order on one connection, the acks awaited together.
-                await batch([(e.subject, e.payload, e.id) for e in pending])
-                return
-            # One ordered stream per subject; different subjects are published concurrently.
-            by_subject: dict[str, list[PendingEvent]] = {}
-            for event in pending:
-                by_subject.setdefault(event.subject, []).append(event)
-
-            async def send(events_of_subject: list[PendingEvent]) -> None:
-                for event in events_of_subject:
-                    await self.bus.publish(event.subject, event.payload, event_id=event.id)
-
-            await asyncio.gather(*(send(group) for group in by_subject.values()))
-
         try:
-            await send_all()
+            # In commit order on the bus's connection, the acks awaited together.
+            await self.bus.publish_batch([(e.subject, e.payload, e.id) for e in pending])
         except ConnectionError as exc:
             log.debug("no event bus (%s); %d event(s) stay in the outbox", exc, len(pending))
             return False
@@ -220,7 +202,7 @@ class EventRelay:
                 except asyncio.TimeoutError:
                     pass
             # One unit at a time; a backlog (the bus is slower than the order path) goes as one
-            # batch so its subjects are published concurrently.
+            # batch, its acks awaited together.
             if len(self._posted) == 1:
                 batch = self._posted.pop()
             else:

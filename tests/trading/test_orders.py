@@ -44,6 +44,10 @@ class RecordingBus:
     async def publish(self, subject: str, payload: bytes, *, event_id: str | None = None) -> None:
         self.published.append((subject, payload, event_id))
 
+    async def publish_batch(self, events) -> None:
+        for subject, payload, event_id in events:  # in order, through publish (SlowBus pauses there)
+            await self.publish(subject, payload, event_id=event_id)
+
 
 class RejectEverything:
     async def pre_trade(self, conn, request) -> None:
