@@ -10,6 +10,7 @@ venue still unreachable after the last attempt sends it to ``error`` with the re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from pathlib import Path
 
@@ -103,19 +104,32 @@ async def test_a_venue_unreachable_through_the_last_attempt_sends_the_bot_to_err
     assert bot_id not in engine.running()
 
 
-async def test_a_venue_that_hangs_holds_up_only_its_own_account(sim, db, tmp_path, engines):
-    """While a retry waits on a venue that accepts connections and never answers, another
-    user's paper bot starts at once: accounts are opened under their own lock, not one lock
-    for the whole engine."""
-    engine, user, bot_id = await _live_bot_then_restart(sim, db, tmp_path, engines, (1.0, 1.0))
+@contextlib.asynccontextmanager
+async def _blackhole(port: int):
+    """A server on ``port`` that accepts connections and never answers; yields the connections
+    it holds, and closes them and itself at the end."""
     hung: list[asyncio.StreamWriter] = []
 
     async def never_answer(reader, writer):
         hung.append(writer)
         await reader.read()  # holds the connection until the client gives up
 
-    blackhole = await asyncio.start_server(never_answer, "127.0.0.1", sim.port)
+    server = await asyncio.start_server(never_answer, "127.0.0.1", port)
     try:
+        yield hung
+    finally:
+        for writer in hung:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_venue_that_hangs_holds_up_only_its_own_account(sim, db, tmp_path, engines):
+    """While a retry waits on a venue that accepts connections and never answers, another
+    user's paper bot starts at once: accounts are opened under their own lock, not one lock
+    for the whole engine."""
+    engine, user, bot_id = await _live_bot_then_restart(sim, db, tmp_path, engines, (1.0, 1.0))
+    async with _blackhole(sim.port) as hung:
         await until(lambda: hung, "the retry connected to the hung venue", timeout=10)
         retry = engine._resume_retries[bot_id]
         other = await make_user(db)
@@ -125,22 +139,6 @@ async def test_a_venue_that_hangs_holds_up_only_its_own_account(sim, db, tmp_pat
         await engine.stop_bot(user, bot_id)  # ends the retry
         assert retry.cancelled() or retry.done()
         await engine.stop_bot(other, paper["id"])
-    finally:
-        for writer in hung:
-            writer.close()
-        blackhole.close()
-        await blackhole.wait_closed()
-
-
-async def _blackhole(port: int):
-    """A server on ``port`` that accepts connections and never answers."""
-    hung: list[asyncio.StreamWriter] = []
-
-    async def never_answer(reader, writer):
-        hung.append(writer)
-        await reader.read()  # holds the connection until the client gives up
-
-    return await asyncio.start_server(never_answer, "127.0.0.1", port), hung
 
 
 async def test_a_venue_that_hangs_at_restart_holds_up_only_its_own_accounts_bots(sim, db, tmp_path, engines):
@@ -152,17 +150,11 @@ async def test_a_venue_that_hangs_at_restart_holds_up_only_its_own_accounts_bots
                                      timeframe="5m", paper=True)  # resumed after the live bot (row order)
     await engines[-1].close()
     await sim.stop()
-    blackhole, hung = await _blackhole(sim.port)
-    try:
+    async with _blackhole(sim.port) as hung:
         restarted = engine()
         resuming = asyncio.create_task(restarted.resume())
         await until(lambda: paper["id"] in restarted.running(), "the paper bot resumed", timeout=10)
         assert hung and not resuming.done()  # the live account is still waiting on its venue
-    finally:
-        for writer in hung:
-            writer.close()
-        blackhole.close()
-        await blackhole.wait_closed()
     await asyncio.wait_for(resuming, 30)
     assert (await _state(restarted, user, bot_id))[0] in ("waiting", "error")
     await restarted.stop_bot(user, bot_id)
