@@ -28,7 +28,7 @@ from nija.core.portfolio import quantity_for_fraction, to_decimal
 from nija.core.risk import RiskRejected
 from nija.core.strategies import PositionView, Scanner, SignalAction, StrategyGuard
 from nija.core.trading._marketdata import TIMEFRAME_MS, MarketFeed
-from nija.core.trading._model import OrderIntent, split_symbol
+from nija.core.trading._model import OrderIntent, paper_account_key, split_symbol
 from nija.core.trading._orders import Account, OrderManager
 from nija.core.trading._reconcile import Reconciler
 from nija.core.trading._tables import bots, paper_balances, positions
@@ -118,7 +118,7 @@ class TradingEngine:
         its one reconciliation, and a venue slow to answer holds up only its own accounts.
         """
         if paper:
-            key = f"paper:{user_id}"
+            key = paper_account_key(user_id)
             conn_info = None
         else:
             if self.vault is None or not connection_id:
@@ -355,7 +355,7 @@ class TradingEngine:
         # by its own timeouts once, not once more for every account behind it.
         by_account: dict[str, list[dict]] = {}
         for row in rows:
-            key = f"paper:{row['user_id']}" if row["paper"] else f"connection:{row['broker_connection_id']}"
+            key = paper_account_key(row["user_id"]) if row["paper"] else f"connection:{row['broker_connection_id']}"
             by_account.setdefault(key, []).append(row)
         slots = asyncio.Semaphore(self.resume_concurrency)
 

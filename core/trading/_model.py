@@ -128,6 +128,11 @@ class OrderIntent:
             raise InvalidArgument("post-only applies to limit orders", field="post_only")
 
 
+def paper_account_key(user_id: str) -> str:
+    """The account key of a user's paper account (one per user, shared by their paper bots)."""
+    return f"paper:{user_id}"
+
+
 def split_symbol(symbol: str) -> tuple[str, str]:
     base, _, quote = symbol.partition("/")
     return base, quote.split(":")[0]

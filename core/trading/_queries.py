@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from nija.core.errors import InvalidArgument
+from nija.core.trading._model import paper_account_key
 from nija.core.trading._tables import fills, paper_balances, positions
 
 ZERO = Decimal(0)
@@ -48,7 +49,7 @@ class TradingQueries:
     async def paper_balances(self, user_id: str) -> dict[str, Decimal]:
         async with self.db.transaction() as conn:
             rows = (await conn.execute(select(paper_balances.c.asset, paper_balances.c.total)
-                                       .where(paper_balances.c.account_key == f"paper:{user_id}"))).all()
+                                       .where(paper_balances.c.account_key == paper_account_key(user_id)))).all()
         return {r.asset: r.total for r in rows}
 
     async def positions(self, user_id: str, bot_id: str | None = None, *, open_only: bool = True) -> list[dict]:
