@@ -72,6 +72,7 @@ def _user_view(row) -> UserView:
 # Read by risk on every order (built once, executed with parameters).
 _SETTINGS_OF = Prepared(select(user_settings).where(user_settings.c.user_id == bindparam("b_user")))
 
+
 class AccountService:
     """Accounts and authentication. Every method is one unit of work on ``db``."""
 

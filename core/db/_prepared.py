@@ -175,6 +175,12 @@ class Prepared:
             return await conn.execute(self.statement, params)
         if name == "postgresql":
             return await self._asyncpg(conn, raw, plan, params, first, many)
+        return self._sqlite3(raw, plan, params, first, many)
+
+    @staticmethod
+    def _sqlite3(raw: sqlite3.Connection, plan: _Plan, params, first, many: bool) -> _Result:
+        """The statement on the unit's sqlite3 connection, on this thread (it holds the lock)."""
+        args: Any = None
         cur = raw.cursor()
         try:
             if many:
