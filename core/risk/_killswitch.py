@@ -35,7 +35,7 @@ SUBJECT = "nija.control.killswitch"
 GLOBAL_ID = "global"
 # Read on every order (built once, executed with parameters: see trading/_orders.py).
 _READ = select(risk_kill_switch).where(risk_kill_switch.c.id == bindparam("b_id"))
-_READ_PREPARED = Prepared(_READ)
+_READ_PREPARED = Prepared(_READ)  # also the start-up and refresh read (load)
 _READ_SHARED = Prepared(_READ.with_for_update(read=True))
 
 
@@ -122,7 +122,7 @@ class GlobalKillSwitch:
         with ``force=False`` a newer state already heard on NATS (an engage announced before
         it is committed) is kept."""
         async with self.db.transaction() as conn:
-            row = (await conn.execute(select(risk_kill_switch).where(risk_kill_switch.c.id == GLOBAL_ID))).first()
+            row = (await _READ_PREPARED.execute(conn, {"b_id": GLOBAL_ID})).first()
         view = _view(row)
         self._apply(view, force=force)
         return view
