@@ -209,7 +209,7 @@ class RiskEngine:
             peak_equity=peak,
             last_equity=equity if equity > 0 else row.last_equity,
             updated_at=now,
-        ))
+        ), defer=True)  # the row is locked (_lock_user): nothing needs this write's answer
 
     async def _lock_user(self, conn: AsyncConnection, user_id: str, day: int, now: int, *, bot_id: str | None = None):
         """The user's row, locked (PostgreSQL: FOR UPDATE). With ``bot_id`` the row also carries
@@ -264,7 +264,7 @@ class RiskEngine:
             day_start_equity=row.day_start_equity if same_day else None,
             day=now // DAY_MS,
             updated_at=now,
-        ))
+        ), defer=True)
 
     async def on_broker_result(
         self, user_id: str, bot_id: str | None, ok: bool, *, conn: AsyncConnection | None = None
@@ -282,7 +282,7 @@ class RiskEngine:
         now = self.clock.now_ms()
         if ok:  # the common case, one statement: a success never disables
             await _statements(conn).bot_ok.execute(conn, dict(bot_id=bot_id, user_id=user_id, consecutive_errors=0,
-                                                              disabled_at=None, updated_at=now))
+                                                              disabled_at=None, updated_at=now), defer=True)
             return False
         insert = _insert(conn)
         await conn.execute(

@@ -98,9 +98,10 @@ class Booking:
                            fees=pos.fees, mark_price=f.price, updated_at=writer.now_ms)
             if prow is None:
                 await _INSERT_POSITION.execute(conn, dict(id=str(uuid.uuid4()), user_id=order["user_id"],
-                                                          bot_id=order["bot_id"], symbol=order["symbol"], **pvalues))
+                                                          bot_id=order["bot_id"], symbol=order["symbol"], **pvalues),
+                                               defer=True)
             else:
-                await _UPDATE_POSITION.execute(conn, {"b_id": prow.id, **pvalues})
+                await _UPDATE_POSITION.execute(conn, {"b_id": prow.id, **pvalues}, defer=True)
             if account.paper:
                 await _add_balances(conn, account.key, balance_changes(f.side, f.amount, f.price, f.fee, f.fee_asset,
                                                                        base, quote), writer.now_ms)
@@ -146,7 +147,7 @@ async def _add_balances(conn: AsyncConnection, account_key: str, changes: dict[s
     updates = [{"b_key": account_key, "b_asset": a, "b_total": current[a] + d, "b_now": now}
                for a, d in changes.items() if a in current]
     if updates:
-        await _SET_BALANCE.execute(conn, updates)
+        await _SET_BALANCE.execute(conn, updates, defer=True)
     for asset, delta in changes.items():
         if asset not in current:
             await conn.execute(paper_balances.insert().values(account_key=account_key, asset=asset, total=delta,

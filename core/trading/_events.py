@@ -101,7 +101,7 @@ class EventWriter:
         """Insert the staged rows (in staging order: ``seq`` keeps it) in ``conn``'s transaction."""
         if self._rows:
             rows, self._rows = self._rows, []
-            await _INSERT_EVENT.execute(conn, rows)
+            await _INSERT_EVENT.execute(conn, rows, defer=True)
 
     async def add(self, conn: AsyncConnection, user_id: str, kind: str, message) -> None:
         self.stage(user_id, kind, message)

@@ -191,7 +191,7 @@ class OrderManager:
         check_transition(OrderState(order["state"]), target)
         values.update(state=target.value, updated_at=writer.now_ms)
         # SET takes the columns named by the parameters.
-        await _UPDATE_ORDER.execute(conn, {"b_id": order["id"], **values})
+        await _UPDATE_ORDER.execute(conn, {"b_id": order["id"], **values}, defer=True)
         order = {**order, **values}
         writer.stage(order["user_id"], "orders", order_message(order))
         return order
@@ -553,7 +553,7 @@ class OrderManager:
         if state.final:
             return current
         if target == state and target != OrderState.PARTIALLY_FILLED and current["filled"] == filled:
-            await _UPDATE_ORDER.execute(conn, {"b_id": current["id"], **values})
+            await _UPDATE_ORDER.execute(conn, {"b_id": current["id"], **values}, defer=True)
             return {**current, **values}
         if target == OrderState.PARTIALLY_FILLED and state == OrderState.PARTIALLY_FILLED and current["filled"] == filled:
             return current
