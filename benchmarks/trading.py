@@ -16,7 +16,9 @@
    CPU is the process's CPU time per signal (all threads), which says how much of the wall
    time is this process's own work on a shared machine. Peer measured in the same run on the
    same database and bus: one bare "INSERT one row; COMMIT" transaction plus one JetStream
-   publish (acked).
+   publish (acked). On PostgreSQL also: the round trips one signal makes, and the floor of any
+   signal's two units on this server, measured on asyncpg itself with no application work:
+   two transactions of BEGIN, a locked SELECT, an INSERT and COMMIT (8 round trips).
 2. 1,000 paper bots (one per user) in one process on replayed 5-minute candles at full speed:
    bot-candles per second and resident memory. Peer: the same strategy over the same candles
    through the Scanner alone (no orders, no database).
@@ -128,8 +130,10 @@ async def order_path(url: str, bus, signals: int) -> dict:
     samples, acked = [], []
     cpu = 0.0
     i = feed.index_at("ETH/BTC", "5m", feed.now_ms)
-    for n in range(signals + 20):
-        c0 = time.process_time()
+    qty = Decimal(0)
+
+    async def one_signal(n: int) -> tuple[float, float]:
+        nonlocal i, qty
         last = series.candle(i)
         side = "buy" if n % 2 == 0 else "sell"
         t0 = time.perf_counter()
@@ -146,12 +150,24 @@ async def order_path(url: str, bus, signals: int) -> dict:
         await manager.ingest_fills(account, new)
         elapsed = time.perf_counter() - t0
         await relay.drain()  # every event of this signal acknowledged by JetStream
-        to_ack = time.perf_counter() - t0
         assert new, "every signal is filled on the next candle"
+        return elapsed, time.perf_counter() - t0
+
+    for n in range(signals + 20):
+        c0 = time.process_time()
+        elapsed, to_ack = await one_signal(n)
         if n >= 20:  # warm-up excluded
             samples.append(elapsed * 1000)
             acked.append(to_ack * 1000)
             cpu += time.process_time() - c0
+    trips = None
+    if db.is_postgresql:  # counted apart from the timed signals (the counting costs a little)
+        from helpers import asyncpg_trips
+
+        with asyncpg_trips() as sent:
+            for n in range(signals + 20, signals + 40):
+                await one_signal(n)
+        trips = len(sent) / 20
     # Peer: the floor of "persisted and published" on this database and bus.
     async with db.transaction() as conn:
         await conn.execute(text("CREATE TABLE IF NOT EXISTS bench_peer (id VARCHAR(36) PRIMARY KEY, v VARCHAR(40))"))
@@ -166,9 +182,40 @@ async def order_path(url: str, bus, signals: int) -> dict:
     async with db.transaction() as conn:
         await conn.execute(text("DROP TABLE bench_peer"))
     await db.close()
+    floor = await asyncpg_floor(url, signals) if db.is_postgresql else None
     return {"p50": pct(samples, 0.5), "p99": pct(samples, 0.99), "ack_p50": pct(acked, 0.5),
             "ack_p99": pct(acked, 0.99), "cpu": cpu * 1000 / signals,
-            "peer_p50": pct(peer, 0.5), "peer_p99": pct(peer, 0.99)}
+            "peer_p50": pct(peer, 0.5), "peer_p99": pct(peer, 0.99), "trips": trips, "floor": floor}
+
+
+async def asyncpg_floor(url: str, signals: int) -> dict:
+    """The least two units can cost on this server: asyncpg alone, prepared statements, relaxed
+    commits, no application work; per sample two transactions of BEGIN, SELECT … FOR UPDATE,
+    INSERT, COMMIT (the shape of a signal's write-ahead and fill units, 8 round trips)."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    conn = await asyncpg.connect(user=u.username, password=u.password, host=u.host, port=u.port, database=u.database)
+    try:
+        await conn.execute("CREATE TABLE bench_floor (id VARCHAR(36) PRIMARY KEY, v INTEGER)")
+        await conn.execute("INSERT INTO bench_floor VALUES ('account', 0)")
+        locked = await conn.prepare("SELECT v FROM bench_floor WHERE id = $1 FOR UPDATE")
+        insert = await conn.prepare("INSERT INTO bench_floor VALUES ($1, $2)")
+        samples = []
+        for n in range(signals + 20):
+            t0 = time.perf_counter()
+            for _ in range(2):
+                await conn.execute("BEGIN")
+                await locked.fetch("account")
+                await insert.fetch(str(uuid.uuid4()), n)
+                await conn.execute("SET LOCAL synchronous_commit TO OFF; COMMIT")
+            if n >= 20:
+                samples.append((time.perf_counter() - t0) * 1000)
+        await conn.execute("DROP TABLE bench_floor")
+    finally:
+        await conn.close()
+    return {"p50": pct(samples, 0.5), "p99": pct(samples, 0.99)}
 
 
 async def many_bots(n_bots: int, ticks: int) -> dict:
@@ -270,6 +317,10 @@ async def main_async(args) -> int:
                       f"p99 {r['ack_p99']:.2f}   cpu {r['cpu']:.2f}/signal   peer (1 insert+commit + 1 publish) "
                       f"p50 {r['peer_p50']:.2f} p99 {r['peer_p99']:.2f}   ratio acked/peer p99 "
                       f"{r['ack_p99'] / r['peer_p99']:.1f}x")
+                if r["floor"] is not None:
+                    print(f"{'':<11} {r['trips']:.0f} round trips per signal; floor of two units on this server "
+                          f"(asyncpg alone, 8 trips, no application work) p50 {r['floor']['p50']:.2f} "
+                          f"p99 {r['floor']['p99']:.2f}; outbox/floor p99 {r['p99'] / r['floor']['p99']:.1f}x")
             if not pg:
                 print("postgresql  skipped: set NIJA_BENCH_PG_URL=postgresql+asyncpg://…")
         finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +33,36 @@ def bearer(token: str, ip: str | None = None) -> tuple[tuple[str, str], ...]:
     if ip:
         md.append(("x-forwarded-for", ip))
     return tuple(md)
+
+
+@contextmanager
+def asyncpg_trips():
+    """The SQL of every request asyncpg sends to the server while inside, in order (each one
+    round trip: a query, a statement prepared or run, an executemany)."""
+    import asyncpg.connection
+    import asyncpg.prepared_stmt
+
+    sent: list[str] = []
+    patched = []
+    for cls, names, query_of in (
+        (asyncpg.connection.Connection, ("execute", "executemany", "prepare", "fetch", "fetchrow"),
+         lambda self, args: args[0]),
+        (asyncpg.prepared_stmt.PreparedStatement, ("fetch",), lambda self, args: self.get_query()),
+    ):
+        for name in names:
+            original = getattr(cls, name)
+
+            async def watched(self, *args, _original=original, _query_of=query_of, **kwargs):
+                sent.append(_query_of(self, args))
+                return await _original(self, *args, **kwargs)
+
+            patched.append((cls, name, original))
+            setattr(cls, name, watched)
+    try:
+        yield sent
+    finally:
+        for cls, name, original in patched:
+            setattr(cls, name, original)
 
 
 def free_port() -> int:

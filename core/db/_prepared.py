@@ -400,8 +400,9 @@ class Prepared:
                 transaction = adapter._transaction
                 batch, transaction.deferred = transaction.deferred, None
                 if batch is not None and (many or not plan.composable or not batch.admits_main(self.shape)):
+                    sql, args = batch.sql(), batch.args()  # what an error names
                     await batch.run(adapter._connection)
-                    batch = None
+                    batch, sql = None, plan.sql
                 if many:
                     args = [plan.args(p) for p in params]
                     await adapter._connection.executemany(sql, args)

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from helpers import asyncpg_trips
 from nija.core.db import Prepared
 from nija.core.db._prepared import _Shape
 from nija.core.db.models import users
@@ -35,26 +36,10 @@ async def db(db):
 
 
 @pytest.fixture
-def trips(monkeypatch):
+def trips():
     """Every request asyncpg sends to the server (each is one round trip), as its SQL."""
-    import asyncpg.connection
-    import asyncpg.prepared_stmt
-
-    sent: list[str] = []
-
-    def watch(cls, name, query_of):
-        original = getattr(cls, name)
-
-        async def watched(self, *args, **kwargs):
-            sent.append(query_of(self, args))
-            return await original(self, *args, **kwargs)
-
-        monkeypatch.setattr(cls, name, watched)
-
-    for name in ("execute", "executemany", "prepare", "fetch", "fetchrow"):
-        watch(asyncpg.connection.Connection, name, lambda self, args: args[0])
-    watch(asyncpg.prepared_stmt.PreparedStatement, "fetch", lambda self, args: self.get_query())
-    return sent
+    with asyncpg_trips() as sent:
+        yield sent
 
 
 async def _balances(db, key: str) -> dict[str, Decimal]:
