@@ -21,7 +21,7 @@ other statements) goes through ``conn.execute`` unchanged. Errors are SQLAlchemy
 (``IntegrityError`` for a unique conflict), as from ``conn.execute``. Statements run this way
 do not fire SQLAlchemy's cursor events.
 
-Only for statements built once (module level): a compiled form is kept per dialect and set of
+Only for statements built once (module level): a compiled form is kept per dialect and list of
 parameter names for the life of the :class:`Prepared`.
 
 Deferred writes (PostgreSQL)
@@ -100,7 +100,8 @@ class _Result:
 
 
 class _Plan:
-    __slots__ = ("sql", "names", "binds", "row_cls", "types", "results", "construct", "composable", "values")
+    __slots__ = ("sql", "names", "binds", "row_cls", "types", "results", "construct", "direct", "composable",
+                 "values")
 
     def __init__(self, compiled) -> None:
         self.sql = compiled.string
@@ -114,6 +115,7 @@ class _Plan:
         processors = compiled._bind_processors
         self.binds = [processors.get(name) for name in self.names]
         self.construct = compiled.construct_params
+        self.direct = not compiled.escaped_bind_names
         columns = compiled._result_columns
         if columns:
             fields = tuple(c.keyname for c in columns)
@@ -133,8 +135,15 @@ class _Plan:
         return [t._cached_result_processor(dialect, coltype) for t, coltype in zip(self.types, coltypes)]
 
     def args(self, params: Mapping[str, Any]) -> tuple:
+        if self.direct:
+            # Every parameter given by name (the order path's statements): what
+            # construct_params would return for them, without building its dict.
+            try:
+                return tuple([params[n] if p is None else p(params[n]) for n, p in zip(self.names, self.binds)])
+            except KeyError:
+                pass  # a default or a literal's anonymous parameter: SQLAlchemy supplies it
         values = self.construct(params)
-        return tuple(values[n] if p is None else p(values[n]) for n, p in zip(self.names, self.binds))
+        return tuple([values[n] if p is None else p(values[n]) for n, p in zip(self.names, self.binds)])
 
     def rows(self, fetched: list) -> list:
         if self.row_cls is None:
@@ -279,7 +288,7 @@ class _Batch:
 
 
 class Prepared:
-    """``statement`` compiled once per dialect and set of parameter names; see the module doc.
+    """``statement`` compiled once per dialect and list of parameter names; see the module doc.
 
     ``await prepared.execute(conn, params)`` behaves like ``await conn.execute(statement,
     params)`` for what the result offers: ``first()``, ``all()``, ``one()``, ``scalar()``,
@@ -297,6 +306,7 @@ class Prepared:
         self._shape: _Shape | None = None
 
     def _plan(self, dialect, keys: tuple, many: bool) -> _Plan | None:
+        # ``keys`` in the caller's order: a caller builds its parameters the same way each time.
         key = (type(dialect), dialect.paramstyle, keys, many)
         try:
             return self._plans[key]
@@ -335,15 +345,15 @@ class Prepared:
         if name == "postgresql":
             if defer:
                 # Compiled as for executemany: no RETURNING of a generated key nobody reads.
-                plan = self._plan(conn.dialect, tuple(sorted(first)), True)
+                plan = self._plan(conn.dialect, tuple(first), True)
                 if plan is not None and plan.composable and self.shape.target is not None:
                     await self._queue(conn, raw, plan, params if many else [first])
                     return _Result([], -1)
-            plan = self._plan(conn.dialect, tuple(sorted(first)), many)
+            plan = self._plan(conn.dialect, tuple(first), many)
             if plan is None:  # SQLAlchemy's cursor sends what is queued first (_postgres)
                 return await conn.execute(self.statement, params)
             return await self._asyncpg(conn, raw, plan, params, first, many)
-        plan = self._plan(conn.dialect, tuple(sorted(first)), many)
+        plan = self._plan(conn.dialect, tuple(first), many)
         if plan is None:
             return await conn.execute(self.statement, params)
         return self._sqlite3(raw, plan, params, first, many)
