@@ -1,9 +1,9 @@
 """Trading benchmarks.
 
-1. Order path, in process: signal → sizing (portfolio.quantity_for_fraction) → risk
-   (the real RiskEngine, in the order's transaction) → write-ahead → paper broker → paper fill on
-   the next candle → fill, position and balances persisted → events published to NATS
-   JetStream. p50/p99 per signal on SQLite and (when NIJA_BENCH_PG_URL or
+1. Order path, in process: signal → sizing (portfolio.quantity_for_fraction) → risk (the
+   real RiskEngine and billing's entitlements, in the order's transaction) → write-ahead →
+   paper broker → paper fill on the next candle → fill, position and balances persisted →
+   events published to NATS JetStream. p50/p99 per signal on SQLite and (when NIJA_BENCH_PG_URL or
    NIJA_TEST_DATABASE_URL is set) PostgreSQL, two clocks per signal:
 
    - "outbox": until every row of the signal (order, fill, position, balances, risk counters and
@@ -99,8 +99,9 @@ async def make_user(db) -> str:
 
 
 async def order_path(url: str, bus, signals: int) -> dict:
-    from sqlalchemy import text
+    from sqlalchemy import text, update
 
+    from nija.core.billing import Billing, BillingConfig
     from nija.core.clock import SystemClock
     from nija.core.db import Database, migrate
     from nija.core.portfolio import quantity_for_fraction
@@ -114,7 +115,12 @@ async def order_path(url: str, bus, signals: int) -> dict:
     series = feed.series("ETH/BTC", "5m")
     feed.now_ms = int(series.times[300])
     user = await make_user(db)
-    risk = RiskEngine(db, entitlements=unlimited(), clock=clock)
+    # The platform's entitlements: billing (offline), the user on the Enterprise plan, read in
+    # each order's transaction as in production.
+    unlimited()  # the operator's hard daily cap lifted (the plan's cap still applies)
+    billing = Billing(db, BillingConfig(), clock=clock)
+    await billing.assign_plan("bench", user, "enterprise")
+    risk = RiskEngine(db, entitlements=billing, clock=clock)
     relay = EventRelay(db, bus, clock)
     manager = OrderManager(db, clock, risk, relay, usd_price=feed.usd_price)
     from nija.core.plugins import PluginManager
@@ -153,7 +159,17 @@ async def order_path(url: str, bus, signals: int) -> dict:
         assert new, "every signal is filled on the next candle"
         return elapsed, time.perf_counter() - t0
 
+    async def new_trading_day() -> None:
+        """The plan's cap counts today's trades (500 on Enterprise): start a new day's count,
+        between signals, so a long run never meets it."""
+        from nija.core.risk._tables import risk_user_state
+
+        async with db.transaction() as conn:
+            await conn.execute(update(risk_user_state).where(risk_user_state.c.user_id == user).values(trades_today=0))
+
     for n in range(signals + 20):
+        if n % 400 == 399:
+            await new_trading_day()
         c0 = time.process_time()
         elapsed, to_ack = await one_signal(n)
         if n >= 20:  # warm-up excluded
@@ -165,6 +181,7 @@ async def order_path(url: str, bus, signals: int) -> dict:
         from helpers import asyncpg_trips
 
         with asyncpg_trips() as sent:
+            await new_trading_day()
             for n in range(signals + 20, signals + 40):
                 await one_signal(n)
         trips = len(sent) / 20

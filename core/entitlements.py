@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 
 @dataclass(frozen=True)
@@ -38,9 +41,10 @@ FREE_LIMITS = PlanLimits(
 
 
 class Entitlements(Protocol):
-    async def limits(self, user_id: str) -> PlanLimits:
+    async def limits(self, user_id: str, conn: AsyncConnection | None = None) -> PlanLimits:
         """The limits in force for ``user_id`` now (trial, active, past_due and canceled
-        resolved to one plan)."""
+        resolved to one plan). With ``conn`` (an open unit: risk's check inside the order's
+        transaction) they are read in it instead of in a unit of their own."""
 
     async def may(self, user_id: str, feature: str) -> bool:
         """Whether ``user_id`` may use ``feature`` (e.g. "live_trading", "tradingview")."""
@@ -52,7 +56,7 @@ class StaticEntitlements:
     def __init__(self, limits: PlanLimits = FREE_LIMITS) -> None:
         self._limits = limits
 
-    async def limits(self, user_id: str) -> PlanLimits:
+    async def limits(self, user_id: str, conn: AsyncConnection | None = None) -> PlanLimits:
         return self._limits
 
     async def may(self, user_id: str, feature: str) -> bool:

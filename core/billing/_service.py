@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from typing import Awaitable, Callable, Protocol
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from nija.core.audit import record
 from nija.core.billing import _store
 from nija.core.billing._config import BillingConfig
@@ -79,18 +81,22 @@ class Billing:
         return self.gateway is not None
 
     # -- reading ------------------------------------------------------------------------------
-    async def view(self, user_id: str) -> SubscriptionView:
-        async with self.db.transaction() as conn:
+    async def view(self, user_id: str, *, conn: AsyncConnection | None = None) -> SubscriptionView:
+        """``user_id``'s subscription as in force now; read in ``conn``'s transaction when given."""
+        if conn is None:
+            async with self.db.transaction() as own:
+                user, row = await _store.load_joined(own, user_id)
+        else:
             user, row = await _store.load_joined(conn, user_id)
         if user is None:
             raise NotFound("no such user")
         return resolve(user_id, user["created_at"], row, self.clock.now_ms(), self.config.trial_days)
 
     # Entitlements protocol (nija.core.entitlements.Entitlements) -------------------------------
-    async def limits(self, user_id: str) -> PlanLimits:
+    async def limits(self, user_id: str, conn: AsyncConnection | None = None) -> PlanLimits:
         """The limits in force for ``user_id``; an unknown user gets Free."""
         try:
-            return (await self.view(user_id)).limits
+            return (await self.view(user_id, conn=conn)).limits
         except NotFound:
             return PLANS["free"].limits
 

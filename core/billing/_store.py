@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nija.core.billing._tables import billing_subscriptions
+from nija.core.db import Prepared
 from nija.core.db.models import users
 
 
@@ -29,19 +30,22 @@ async def load(conn: AsyncConnection, user_id: str, *, for_update: bool = False)
     return dict(user), (dict(sub) if sub else None)
 
 
+_JOINED = Prepared(
+    select(users.c.created_at, billing_subscriptions)
+    .select_from(users.outerjoin(billing_subscriptions, billing_subscriptions.c.user_id == users.c.id))
+    .where(users.c.id == bindparam("b_user"), users.c.deleted_at.is_(None))
+)
+
+
 async def load_joined(conn: AsyncConnection, user_id: str) -> tuple[dict | None, dict | None]:
     """Like :func:`load` (without locking) in one round trip: the per-request path of the
-    rate limit reads through this."""
-    query = (
-        select(users.c.created_at, billing_subscriptions)
-        .select_from(users.outerjoin(billing_subscriptions, billing_subscriptions.c.user_id == users.c.id))
-        .where(users.c.id == user_id, users.c.deleted_at.is_(None))
-    )
-    found = (await conn.execute(query)).mappings().first()
+    rate limit and risk's plan lookup (in the order's transaction) read through this."""
+    found = (await _JOINED.execute(conn, {"b_user": user_id})).first()
     if found is None:
         return None, None
-    sub = {c.name: found[c] for c in billing_subscriptions.c}
-    return {"id": user_id, "created_at": found[users.c.created_at]}, (sub if sub["user_id"] is not None else None)
+    values = found._mapping
+    sub = {c.name: values[c.name] for c in billing_subscriptions.c}
+    return {"id": user_id, "created_at": values["created_at"]}, (sub if sub["user_id"] is not None else None)
 
 
 async def ensure_row(conn: AsyncConnection, user_id: str, now_ms: int) -> dict:

@@ -110,8 +110,8 @@ class Database:
         Without ``write``, SQLite's driver opens the transaction (deferred) at the unit's first
         INSERT/UPDATE/DELETE; statements before it run outside any transaction, each on its
         own snapshot. That is right for reads and for units whose first statement is a write,
-        and it is why a read-only unit nested inside a write unit (billing's plan lookup inside
-        risk's check, on another pooled connection) never waits for the lock its caller holds.
+        and it is why a read-only unit nested inside a write unit (on another pooled connection)
+        never waits for the lock its caller holds.
         It is not right for a unit that reads, then writes what it read: pass ``write=True``.
         """
         async with self.engine.begin() as conn:

@@ -161,8 +161,9 @@ class RiskEngine:
             lambda: entitlements
         )
 
-    async def plan(self, user_id: str) -> PlanLimits:
-        return await self._entitlements().limits(user_id)
+    async def plan(self, user_id: str, conn: AsyncConnection | None = None) -> PlanLimits:
+        """The user's plan limits; read in ``conn``'s transaction when given (the order's)."""
+        return await self._entitlements().limits(user_id, conn)
 
     # ------------------------------------------------------------------ the check
     async def pre_trade(self, conn: AsyncConnection, request: OrderRequest) -> None:
@@ -195,7 +196,9 @@ class RiskEngine:
             bot_disabled=bool(request.bot_id) and row.bot_disabled_at is not None,
         )
         settings = await AccountService.load_settings(conn, request.user_id)
-        check_order(request, usage, UserLimits.from_settings(settings), await self.plan(request.user_id), self.hard)
+        # The plan is read in the order's transaction too: no unit (and round trips) of its own.
+        plan = await self.plan(request.user_id, conn)
+        check_order(request, usage, UserLimits.from_settings(settings), plan, self.hard)
 
         opening = not request.reduce_only
         await _statements(conn).update_user.execute(conn, dict(

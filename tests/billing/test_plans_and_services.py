@@ -146,3 +146,42 @@ async def test_usage_reads_trades_and_exchanges_from_risk_and_trading(database_u
     empty = SqlUsageSources(Database(f"sqlite+aiosqlite:///{tmp_path / 'bare.db'}"))
     assert await empty.trades_today(user_id, 0) == 0 and await empty.exchanges_connected(user_id) == 0
     await empty.db.close()
+
+
+async def test_risk_reads_the_plan_in_the_orders_transaction(database_url):
+    """The plan in force is read on the order's own connection (no unit and round trips of its
+    own per order), and a plan assigned since is what the next check applies."""
+    from sqlalchemy import event
+
+    from nija.core.risk import OrderRequest, RiskEngine, RiskRejected
+
+    billing, _ = make_offline_billing(database_url, trial_days=0)
+    user_id = await new_user(billing)
+    risk = RiskEngine(billing.db, entitlements=billing, clock=billing.clock)
+
+    def order(n: int, live: bool) -> OrderRequest:
+        return OrderRequest(user_id=user_id, bot_id=f"bot-{n}", broker_connection_id=None, exchange="paper",
+                            symbol="BTC/USDT", side="buy", quantity=Decimal("0.001"), price=Decimal(30_000),
+                            notional_usd=Decimal(30), reduce_only=False, live=live,
+                            account_equity_usd=Decimal(1_000), opens_position=True, key_can_withdraw=False)
+
+    checkouts: list = []
+    listener = lambda *args: checkouts.append(args)  # noqa: E731
+    event.listen(billing.db.engine.sync_engine.pool, "checkout", listener)
+    try:
+        for n in range(2):
+            async with billing.db.transaction(write=True) as conn:
+                await risk.pre_trade(conn, order(n, live=False))
+        assert len(checkouts) == 2, "one connection per order: the plan was read on it"
+        with pytest.raises(RiskRejected) as refused:  # Free: paper trading only
+            async with billing.db.transaction(write=True) as conn:
+                await risk.pre_trade(conn, order(2, live=True))
+        assert refused.value.rule == "tier.live_trading"
+        await billing.assign_plan("admin", user_id, "pro")
+        checkouts.clear()
+        async with billing.db.transaction(write=True) as conn:
+            await risk.pre_trade(conn, order(2, live=True))
+        assert len(checkouts) == 1
+    finally:
+        event.remove(billing.db.engine.sync_engine.pool, "checkout", listener)
+        await billing.db.close()
