@@ -335,7 +335,7 @@ async def main_async(args) -> int:
                       f"p50 {r['peer_p50']:.2f} p99 {r['peer_p99']:.2f}   ratio acked/peer p99 "
                       f"{r['ack_p99'] / r['peer_p99']:.1f}x")
                 if r["floor"] is not None:
-                    print(f"{'':<11} {r['trips']:.0f} round trips per signal; floor of two units on this server "
+                    print(f"{'':<11} {r['trips']:.1f} round trips per signal; floor of two units on this server "
                           f"(asyncpg alone, 8 trips, no application work) p50 {r['floor']['p50']:.2f} "
                           f"p99 {r['floor']['p99']:.2f}; outbox/floor p99 {r['p99'] / r['floor']['p99']:.1f}x")
             if not pg:
