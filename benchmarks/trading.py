@@ -78,10 +78,15 @@ async def nats_url() -> tuple[str, subprocess.Popen | None]:
         return f"nats://127.0.0.1:{port}", proc
 
 
-def unlimited():
-    """A plan without trade-count limits: the benchmark measures the checks, not their refusals
-    (the hard daily cap is lifted through its documented NIJA_RISK_MAX_TRADES_PER_DAY too)."""
+def lift_hard_daily_cap() -> None:
+    """The benchmark measures the checks, not their refusals: the operator's hard daily trade
+    cap is lifted through its documented NIJA_RISK_MAX_TRADES_PER_DAY."""
     os.environ.setdefault("NIJA_RISK_MAX_TRADES_PER_DAY", str(10**9))
+
+
+def unlimited():
+    """A plan without trade-count limits (and no hard daily cap: lift_hard_daily_cap)."""
+    lift_hard_daily_cap()
     from nija.core.entitlements import PlanLimits, StaticEntitlements
 
     return StaticEntitlements(PlanLimits(plan="bench", live_trading=True, max_exchanges=None, max_position_usd=None,
@@ -117,7 +122,7 @@ async def order_path(url: str, bus, signals: int) -> dict:
     user = await make_user(db)
     # The platform's entitlements: billing (offline), the user on the Enterprise plan, read in
     # each order's transaction as in production.
-    unlimited()  # the operator's hard daily cap lifted (the plan's cap still applies)
+    lift_hard_daily_cap()  # the plan's cap still applies
     billing = Billing(db, BillingConfig(), clock=clock)
     await billing.assign_plan("bench", user, "enterprise")
     risk = RiskEngine(db, entitlements=billing, clock=clock)

@@ -26,10 +26,6 @@ works, with its extra trips).
 
 from __future__ import annotations
 
-import logging
-
-log = logging.getLogger(__name__)
-
 try:  # SQLAlchemy's private adapter class: checked, never required
     from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 except ImportError:  # pragma: no cover - another SQLAlchemy layout

@@ -50,7 +50,7 @@ import sqlite3
 from operator import itemgetter
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import Table, exc
+from sqlalchemy import Table, UniqueConstraint, exc
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import elements, operators, visitors
 from sqlalchemy.sql.dml import Delete, Insert, Update
@@ -208,8 +208,7 @@ def _row_key(statement) -> tuple[str, ...] | None:
         bound[term.left.name] = term.right.key
     table = statement.table
     uniques = [tuple(c.name for c in table.primary_key.columns)]
-    uniques += [tuple(c.name for c in con.columns) for con in table.constraints
-                if type(con).__name__ == "UniqueConstraint"]
+    uniques += [tuple(c.name for c in con.columns) for con in table.constraints if isinstance(con, UniqueConstraint)]
     uniques += [tuple(c.name for c in ix.columns) for ix in table.indexes if ix.unique]
     for columns in uniques:
         if columns and all(c in bound for c in columns):
@@ -367,10 +366,9 @@ class Prepared:
             args = plan.args(params)
             batch = transaction.deferred
             if batch is not None and not batch.admits(plan, shape, params):
-                transaction.deferred = None
                 try:
                     async with adapter._execute_mutex:
-                        await batch.run(adapter._connection)
+                        await transaction.flush()
                 except Exception as error:  # noqa: BLE001 - mapped like the statement's own
                     _raise_mapped(conn, adapter, error, batch.sql(), batch.args())
                 batch = None
@@ -408,11 +406,12 @@ class Prepared:
         try:
             async with adapter._execute_mutex:
                 transaction = adapter._transaction
-                batch, transaction.deferred = transaction.deferred, None
+                batch = transaction.deferred
                 if batch is not None and (many or not plan.composable or not batch.admits_main(self.shape)):
                     sql, args = batch.sql(), batch.args()  # what an error names
-                    await batch.run(adapter._connection)
+                    await transaction.flush()
                     batch, sql = None, plan.sql
+                transaction.deferred = None  # what is left rides with this statement
                 if many:
                     args = [plan.args(p) for p in params]
                     await adapter._connection.executemany(sql, args)
